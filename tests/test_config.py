@@ -1,0 +1,215 @@
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kiosk import config
+from kiosk.config import ConfigError, Settings, load, parse
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "kiosk.example.toml"
+
+
+def problems(text):
+    with pytest.raises(ConfigError) as info:
+        parse(text)
+    return info.value.problems
+
+
+def test_example_config_equals_the_simulator_defaults():
+    assert load(EXAMPLE) == load(None)
+    assert load(None).hardware.simulate is True
+
+
+def test_example_documents_every_key():
+    text = EXAMPLE.read_text()
+    documented = set(re.findall(r"^(\w+)\s*=", text, flags=re.M))
+
+    def keys(model):
+        for name, field in model.model_fields.items():
+            inner = config._model_of(field.annotation)
+            if inner is None:
+                yield name
+            else:
+                yield from keys(inner)
+
+    assert set(keys(Settings)) <= documented
+
+
+def test_defaults_follow_the_sop():
+    s = load(None)
+    lights, gate = s.relays["lights"], s.relays["gate_lock"]
+    assert (lights.schedule[0].on, lights.schedule[0].off) == (dt.time(17), dt.time(5, 30))
+    assert (gate.schedule[0].on, gate.schedule[0].off) == (dt.time(21), dt.time(6))
+    assert s.site.timezone == "Asia/Jakarta" and s.site.language == "id"
+
+
+def test_settings_are_immutable():
+    s = load(None)
+    with pytest.raises(Exception):
+        s.thermometer.threshold_c = 40.0
+
+
+def test_the_issue_example_line():
+    assert problems("[relays.lights]\npin = 41\n") == [
+        "kiosk.toml: relays.lights.pin = 41: not a BCM GPIO pin (0-27)"
+    ]
+
+
+def test_file_name_is_the_path_given(tmp_path):
+    path = tmp_path / "kiosk.toml"
+    path.write_text("[buzzer]\npin = 99\n")
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert info.value.problems == [f"{path}: buzzer.pin = 99: not a BCM GPIO pin (0-27)"]
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="file not found: copy config/kiosk.example.toml"):
+        load(tmp_path / "nope.toml")
+
+
+def test_invalid_toml_names_the_line():
+    (line,) = problems("[site]\nname = \n")
+    assert line.startswith("kiosk.toml: not valid TOML:") and "line 2" in line
+
+
+def test_two_devices_on_one_pin():
+    assert problems("[buzzer]\npin = 17\n") == [
+        "kiosk.toml: buzzer.pin = 17: GPIO17 is already used by relays.lights.pin"
+    ]
+
+
+def test_disabled_device_frees_its_pin():
+    s = parse("[relays.lights]\nenabled = false\n[buzzer]\npin = 17\n")
+    assert s.buzzer.pin == 17
+
+
+def test_i2c_and_uart_pins_are_reserved():
+    assert "thermometer's I2C bus" in problems("[panic_button]\npin = 2\n")[0]
+    found = problems('[modem]\nport = "/dev/serial0"\n[panic_button]\npin = 14\n')
+    assert "serial port" in found[0]
+    assert parse("[thermometer]\nenabled = false\n[panic_button]\npin = 2\n").panic_button.pin == 2
+
+
+def test_unknown_key_with_did_you_mean():
+    (line,) = problems("[thermometer]\nthreshhold_c = 37.5\n")
+    assert line.startswith(
+        "kiosk.toml: thermometer.threshhold_c: unknown key; did you mean 'threshold_c'?"
+    )
+    (line,) = problems("[relays.lights]\nactive_hi = false\n")
+    assert "did you mean 'active_high'?" in line
+    (line,) = problems("[camra]\ndevice = 0\n")
+    assert "did you mean 'camera'?" in line
+
+
+@pytest.mark.parametrize("value", ['"25:00"', '"17:60"', '"5:30"', '"noon"', "1700"])
+def test_bad_times(value):
+    (line,) = problems(f"[[relays.lights.schedule]]\non = {value}\noff = \"05:30\"\n")
+    assert line == (
+        f"kiosk.toml: relays.lights.schedule[0].on = {value}: "
+        'not a time of day: use "HH:MM" from 00:00 to 23:59'
+    )
+
+
+def test_toml_native_times_and_several_intervals():
+    s = parse(
+        "[[relays.lights.schedule]]\non = 17:00:00\noff = 22:00:00\n"
+        '[[relays.lights.schedule]]\non = "04:30"\noff = "05:30"\ndays = ["mon", "fri"]\n'
+    )
+    first, second = s.relays["lights"].schedule
+    assert (first.on, first.off) == (dt.time(17), dt.time(22))
+    assert second.days == ("mon", "fri")
+
+
+def test_bad_weekday_suggests():
+    (line,) = problems('[[relays.lights.schedule]]\non = "17:00"\noff = "05:30"\ndays = ["Mon"]\n')
+    assert "'Mon' is not a weekday (did you mean 'mon'?)" in line
+
+
+def test_unknown_timezone_suggests():
+    (line,) = problems('[site]\ntimezone = "Asia/Jakart"\n')
+    assert line.startswith('kiosk.toml: site.timezone = "Asia/Jakart": unknown timezone')
+    assert "did you mean Asia/Jakarta?" in line
+    (line,) = problems('[site]\ntimezone = "WIB"\n')
+    assert "Asia/Makassar" in line
+
+
+def test_fahrenheit_threshold_is_caught():
+    (line,) = problems("[thermometer]\nthreshold_c = 99.5\n")
+    assert line == (
+        "kiosk.toml: thermometer.threshold_c = 99.5: looks like Fahrenheit "
+        "(99.5 °F = 37.5 °C): give it in °C, between 35 and 42"
+    )
+    (line,) = problems("[thermometer]\nthreshold_c = 20\n")
+    assert "between 35 and 42" in line
+
+
+def test_integer_threshold_is_fine():
+    assert parse("[thermometer]\nthreshold_c = 38\n").thermometer.threshold_c == 38
+
+
+def test_wrong_types_are_explained():
+    found = problems('[buzzer]\nactive_high = "yes"\n[site]\nname = 5\n')
+    assert 'kiosk.toml: buzzer.active_high = "yes": must be true or false (no quotes)' in found
+    assert "kiosk.toml: site.name = 5: must be text in quotes" in found
+
+
+def test_literal_choices_listed():
+    (line,) = problems('[site]\nlanguage = "jv"\n')
+    assert line == "kiosk.toml: site.language = \"jv\": must be one of 'id' or 'en'"
+
+
+def test_i2c_address_shown_in_hex():
+    (line,) = problems("[thermometer]\naddress = 0x99\n")
+    assert line.startswith("kiosk.toml: thermometer.address = 0x99: not an I2C address")
+
+
+def test_every_problem_reported_at_once():
+    found = problems(
+        '[relays.lights]\npin = 41\n[buzzer]\npin = -1\n[site]\ntimezone = "Mars/Base"\n'
+    )
+    assert len(found) == 3
+
+
+def test_new_relay_needs_a_pin():
+    (line,) = problems("[relays.pump]\nactive_high = true\n")
+    assert line == "kiosk.toml: relays.pump.pin: is required"
+    s = parse("[relays.pump]\npin = 5\n")
+    assert s.relays["pump"].pin == 5 and set(s.relays) == {"lights", "gate_lock", "pump"}
+
+
+def test_kiosk_config_env(monkeypatch, tmp_path):
+    path = tmp_path / "k.toml"
+    monkeypatch.setenv("KIOSK_CONFIG", str(path))
+    assert config.find_config(None) == path
+    assert config.find_config("other.toml") == Path("other.toml")
+
+
+toml_scalars = st.one_of(
+    st.integers(-(2**63), 2**63 - 1), st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(), st.text(max_size=20),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    section=st.sampled_from(["site", "buzzer", "thermometer", "camera", "modem", "panic_button",
+                             "relays.lights", "hardware", "scanner"]),
+    key=st.sampled_from(["name", "pin", "timezone", "threshold_c", "address", "device", "port",
+                         "baudrate", "enabled", "hold_seconds", "simulate", "bogus", "on"]),
+    value=toml_scalars,
+)
+def test_any_value_is_accepted_or_explained_in_one_line(section, key, value):
+    import json
+
+    rendered = json.dumps(value) if not isinstance(value, bool) else str(value).lower()
+    text = f"[{section}]\n{key} = {rendered}\n"
+    try:
+        parse(text)
+    except ConfigError as exc:
+        assert exc.problems
+        for line in exc.problems:
+            assert line.startswith("kiosk.toml: ") and "\n" not in line
