@@ -35,6 +35,10 @@ import numpy as np
 
 from drivers.errors import DeviceError
 
+# OpenCV's own warnings ("can't open camera by index") repeat on every reopen attempt and say
+# less than CameraLost's message does; errors still get through.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
 Status = Literal["starting", "ok", "lost", "closed"]
 
 BACKOFF_FIRST = 0.5  # seconds before the first reopen; doubles after each failed attempt

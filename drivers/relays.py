@@ -35,7 +35,9 @@ class Relay(OutputDevice):
         pin_factory=None,
     ) -> None:
         if not isinstance(initial_value, bool):
-            raise TypeError(f"relay {name}: initial_value must be True or False, not {initial_value!r}")
+            raise TypeError(
+                f"relay {name}: initial_value must be True or False, not {initial_value!r}"
+            )
         self.name = name
         super().__init__(
             pin, active_high=active_high, initial_value=initial_value, pin_factory=pin_factory
@@ -44,6 +46,6 @@ class Relay(OutputDevice):
     def __repr__(self) -> str:
         try:
             state = "on" if self.is_active else "off"
-            return f"<Relay {self.name} on GPIO{self.pin.info.number} {state}>"
+            return f"<Relay {self.name} on {self.pin.info.name} {state}>"
         except Exception:
             return f"<Relay {self.name} closed>"

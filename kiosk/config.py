@@ -314,7 +314,9 @@ def _pin_conflicts(settings: Settings) -> list[str]:
             )
         serial_ports = (settings.scanner.port, settings.modem.port)
         if pin in UART_PINS and any(port in UART_PORTS for port in serial_ports):
-            problems.append(f"{key} = {pin}: GPIO14/15 are the serial port in use; pick another pin")
+            problems.append(
+                f"{key} = {pin}: GPIO14/15 are the serial port in use; pick another pin"
+            )
     return problems
 
 
@@ -352,7 +354,8 @@ def _describe(name: str, err: dict, data: dict) -> str:
     value = err.get("input")
     if isinstance(value, dict):
         return f"{name}: {key}: {message}"
-    shown = f"{value:#04x}" if loc[-1] == "address" and isinstance(value, int) else _toml_value(value)
+    hexadecimal = loc[-1] == "address" and isinstance(value, int)
+    shown = f"{value:#04x}" if hexadecimal else _toml_value(value)
     return f"{name}: {key} = {shown}: {message}"
 
 

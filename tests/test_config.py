@@ -48,7 +48,9 @@ def test_defaults_follow_the_sop():
 
 def test_settings_are_immutable():
     s = load(None)
-    with pytest.raises(Exception):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="frozen"):
         s.thermometer.threshold_c = 40.0
 
 

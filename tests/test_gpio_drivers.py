@@ -79,7 +79,7 @@ def test_buzzer_plays_pattern_then_falls_silent(pin_factory):
     assert levels.count(True) == 4
     assert pin.state is False
     # MockPin timestamps are the time since the previous state change.
-    ons = [b.timestamp for a, b in zip(pin.states, pin.states[1:]) if a.state]
+    ons = [b.timestamp for a, b in zip(pin.states, pin.states[1:], strict=False) if a.state]
     assert len(ons) == 4
     assert ons[0] >= 0.03 and ons[1] >= 0.06  # never cut short
     assert ons[1] > ons[0] and ons[3] > ons[2]  # the long step stays longer than the short

@@ -1,0 +1,49 @@
+# The README's two commands. Each sets up whatever is missing on a fresh Debian 12 or
+# Raspberry Pi OS (Bookworm) machine, then runs.
+#   make run    start the kiosk on simulated hardware (real hardware with a config that says so)
+#   make test   run the test suite
+
+SHELL := /bin/bash
+VENV := .venv
+UV_HOME := .uv
+UV := $(shell command -v uv 2>/dev/null || echo $(UV_HOME)/bin/uv)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian packages: zbar for the QR fallback decoder.
+APT_PACKAGES := libzbar0
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: run test system-deps env env-dev bench lint
+
+run: env
+	$(VENV)/bin/kiosk sim
+
+test: env-dev
+	$(VENV)/bin/ruff check kiosk drivers tests bench
+	$(VENV)/bin/pytest
+
+lint: env-dev
+	$(VENV)/bin/ruff check kiosk drivers tests bench
+
+bench: env-dev
+	$(VENV)/bin/python bench/qr_decoders.py
+	$(VENV)/bin/python bench/thermometer_read.py
+
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	python3 -c 'import ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(UV):
+	python3 -m venv $(UV_HOME)
+	$(UV_HOME)/bin/pip install -q uv
+
+env: system-deps $(UV)
+	$(UV) sync --frozen --inexact -p 3.11 -q
+
+env-dev: system-deps $(UV)
+	$(UV) sync --frozen --extra dev -p 3.11 -q
