@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from kiosk import config
 from kiosk.config import ConfigError, Settings, load, parse
+from kiosk.config.messages import _model_of
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config" / "kiosk.example.toml"
 
@@ -25,11 +26,13 @@ def test_example_config_equals_the_simulator_defaults():
 
 def test_example_documents_every_key():
     text = EXAMPLE.read_text()
-    documented = set(re.findall(r"^(\w+)\s*=", text, flags=re.M))
+    documented = set(re.findall(r"(?:^|[{,]\s*)(\w+)\s*=", text, flags=re.M))
+    for table in re.findall(r"^\[+([\w.]+)\]+", text, flags=re.M):
+        documented.update(table.split("."))
 
     def keys(model):
         for name, field in model.model_fields.items():
-            inner = config._model_of(field.annotation)
+            inner = _model_of(field.annotation)
             if inner is None:
                 yield name
             else:
@@ -128,7 +131,7 @@ def test_toml_native_times_and_several_intervals():
 
 def test_bad_weekday_suggests():
     (line,) = problems('[[relays.lights.schedule]]\non = "17:00"\noff = "05:30"\ndays = ["Mon"]\n')
-    assert "'Mon' is not a weekday (did you mean 'mon'?)" in line
+    assert "'Mon' is not a day (did you mean 'mon'?)" in line
 
 
 def test_unknown_timezone_suggests():
@@ -215,3 +218,83 @@ def test_any_value_is_accepted_or_explained_in_one_line(section, key, value):
         assert exc.problems
         for line in exc.problems:
             assert line.startswith("kiosk.toml: ") and "\n" not in line
+
+
+# --- sections for running the post --------------------------------------------------------
+
+
+def test_default_alarm_codes_follow_the_sop():
+    s = load(None)
+    assert list(s.alarms) == ["fire", "disaster", "crime", "evacuation", "all_clear"]
+    for code in ("fire", "evacuation"):
+        assert s.alarms[code].relays == {"gate_lock": False, "lights": True}
+    assert s.alarms["crime"].button == "hold"
+    assert s.alarms["all_clear"].clears
+    assert len({(a.pattern, a.repeat) for a in s.alarms.values()}) == 5
+
+
+def test_api_refuses_the_network_unless_allowed():
+    (line,) = problems('[api]\nlisten = "0.0.0.0:8470"\n')
+    assert "would expose the guard API to the network" in line
+    assert parse('[api]\nlisten = "0.0.0.0:8470"\nallow_network = true\n').api.allow_network
+    assert parse('[api]\nlisten = "unix:/run/kiosk/core.sock"\n').api.listen.startswith("unix:")
+    assert parse('[api]\nlisten = "[::1]:8470"\n')
+    (line,) = problems('[api]\nlisten = "8470"\n')
+    assert 'use "HOST:PORT"' in line
+
+
+def test_alarm_references_are_checked():
+    found = problems(
+        '[alarms.fire]\nnotify = ["firemen"]\nrelays = { gate = false }\nbutton = "hold"\n'
+    )
+    assert any('alarms.fire.notify = "firemen": no such group in [contacts]' in f for f in found)
+    assert any("alarms.fire.relays.gate: no such relay" in f for f in found)
+    assert any('alarms.crime.button = "hold": already raises alarms.fire' in f for f in found)
+
+
+def test_alarms_must_sound_different():
+    (line,) = problems("[alarms.disaster]\npattern = [[0.5, 0.5]]\n")
+    assert "alarms.disaster.pattern: sounds exactly like alarms.fire" in line
+
+
+def test_bad_gesture_and_pattern():
+    found = problems('[alarms.fire]\nbutton = "presses:1"\npattern = [[0, 1]]\n')
+    assert any('use "hold", "presses:2" to "presses:9"' in f for f in found)
+    assert any("never sounds" in f for f in found)
+
+
+def test_new_alarm_code_needs_its_fields():
+    found = problems('[alarms.flood]\nlabel_id = "Banjir"\n')
+    assert "kiosk.toml: alarms.flood.label_en: is required" in found
+    assert "kiosk.toml: alarms.flood.pattern: is required" in found
+
+
+def test_contacts_numbers():
+    s = parse('[contacts]\npolice = ["+62 21 110", "110"]\n')
+    assert s.contacts["police"] == ("+62 21 110", "110")
+    (line,) = problems('[contacts]\nleadership = ["kepala kantor"]\n')
+    assert "'kepala kantor' is not a phone number" in line
+
+
+def test_holidays():
+    s = parse('[calendar]\nholidays = ["2026-12-25", 2027-01-01]\n')
+    assert s.holidays == frozenset({dt.date(2026, 12, 25), dt.date(2027, 1, 1)})
+    (line,) = problems('[calendar]\nholidays = ["25-12-2026"]\n')
+    assert line.startswith('kiosk.toml: calendar.holidays[0] = "25-12-2026": not a date')
+
+
+def test_at_least_three_patrols():
+    windows = '[{ start = "22:00", end = "04:00", count = 2 }]'
+    (line,) = problems(f"[tasks.patrols]\nwindows = {windows}\n")
+    assert "at least 3 patrols" in line
+    s = parse('[tasks.patrols]\nwindows = [{ start = "22:00", end = "04:00", count = 3 }]\n')
+    assert s.tasks.patrols.windows[0].count == 3
+
+
+def test_duplicate_task_ids():
+    text = "".join(
+        f'[[tasks.daily]]\nid = "flag"\ntitle_id = "x"\ntitle_en = "x"\nat = "0{i}:00"\n'
+        for i in range(2)
+    )
+    (line,) = problems(text)
+    assert "task id 'flag' is used twice" in line

@@ -1,0 +1,232 @@
+"""Config sections for running the post: calendar, API, security, contacts, alarms, SOP tasks.
+
+The defaults follow the office security SOP (seeds/README.md): alarm codes for fire, natural
+disaster, crime, evacuation and all-clear (SOP 15, 14), reminders to lower the flag at 17.00
+and raise it at 06.00 (SOP 10, 17), to lock the rooms after work (SOP 11), to see the guests
+out by 21.00 (SOP 7c), and at least three patrols at random times each night (SOP 13).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import re
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, field_validator, model_validator
+
+from kiosk.config.fields import DAY_KEYS, Section, TimeOfDay, did_you_mean
+
+PHONE = re.compile(r"\+?[0-9]{3,20}")
+GESTURE = re.compile(r"hold|presses:[2-9]")
+
+
+def _date(value: Any) -> dt.date:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueError("not a date: use YYYY-MM-DD, e.g. 2026-12-25")
+
+
+Date = Annotated[dt.date, BeforeValidator(_date)]
+
+
+class CalendarSettings(Section):
+    # Public holidays (hari libur nasional) and office closures; relay intervals whose days
+    # include "holiday" run on these dates instead of the weekday's intervals.
+    holidays: tuple[Date, ...] = ()
+
+
+class ApiSettings(Section):
+    listen: str = "127.0.0.1:8470"
+    allow_network: bool = False
+
+    @field_validator("listen")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if value.startswith("unix:"):
+            if not value[5:].startswith("/"):
+                raise ValueError(
+                    'a unix socket needs an absolute path, e.g. "unix:/run/kiosk/core.sock"'
+                )
+            return value
+        host, sep, port = value.rpartition(":")
+        if not sep or not port.isdigit() or not 1 <= int(port) <= 65535 or not host:
+            raise ValueError('use "HOST:PORT" (e.g. "127.0.0.1:8470") or "unix:/path/to/socket"')
+        return value
+
+    @model_validator(mode="after")
+    def _loopback_only(self) -> ApiSettings:
+        if self.listen.startswith("unix:") or self.allow_network:
+            return self
+        host = self.listen.rpartition(":")[0].strip("[]")
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise ValueError(
+                f"listening on {host} would expose the guard API to the network: use 127.0.0.1 "
+                "or a unix socket, or set api.allow_network = true"
+            )
+        return self
+
+
+class SecuritySettings(Section):
+    session_minutes: int = Field(15, ge=1, le=720)
+    max_pin_failures: int = Field(5, ge=3, le=20)
+    lockout_minutes: int = Field(15, ge=1, le=1440)
+
+
+class AlarmSettings(Section):
+    label_id: str = Field(min_length=1, max_length=40)
+    label_en: str = Field(min_length=1, max_length=40)
+    # Buzzer steps as [on seconds, off seconds]; each code must sound different.
+    pattern: tuple[tuple[float, float], ...] = Field(min_length=1)
+    # How often the pattern plays; 0 = until the alarm is acknowledged.
+    repeat: int = Field(0, ge=0, le=100)
+    # Relay states forced while the alarm is active, e.g. { gate_lock = false, lights = true }.
+    relays: dict[str, bool] = Field(default_factory=dict)
+    # Contact groups from [contacts] that get the SMS.
+    notify: tuple[str, ...] = ()
+    # SMS text; {site} and {time} are filled in. One SMS: at most 160 plain characters.
+    message: str = Field("", max_length=300)
+    # Panic-button gesture that raises this code: "hold", "presses:N" (2-9), or "" for none.
+    button: str = ""
+    # Raising this code ends every active alarm (the all-clear).
+    clears: bool = False
+
+    @field_validator("pattern")
+    @classmethod
+    def _steps(cls, value: tuple) -> tuple:
+        for on, off in value:
+            if not (0 <= on <= 60 and 0 <= off <= 60):
+                raise ValueError("each step is [on seconds, off seconds], 0-60 each")
+        if all(on == 0 for on, _ in value):
+            raise ValueError("the pattern never sounds: give at least one step an on time")
+        return value
+
+    @field_validator("button")
+    @classmethod
+    def _gesture(cls, value: str) -> str:
+        if value and not GESTURE.fullmatch(value):
+            raise ValueError('use "hold", "presses:2" to "presses:9", or "" for no button')
+        return value
+
+
+def default_alarms() -> dict[str, AlarmSettings]:
+    out = {"gate_lock": False, "lights": True}  # people must get out, and see
+    return {
+        "fire": AlarmSettings(
+            label_id="Kebakaran", label_en="Fire", pattern=((0.5, 0.5),), relays=out,
+            notify=("leadership", "fire_brigade"), button="presses:3",
+            message="KEBAKARAN di {site} pukul {time}. Evakuasi berlangsung."),
+        "disaster": AlarmSettings(
+            label_id="Bencana", label_en="Natural disaster", pattern=((2.0, 1.0),), relays=out,
+            notify=("leadership",),
+            message="BENCANA di {site} pukul {time}. Petugas sedang menangani."),
+        "crime": AlarmSettings(
+            label_id="Tindak pidana", label_en="Crime",
+            pattern=((0.2, 0.2), (0.2, 0.2), (0.2, 1.4)), relays={"lights": True},
+            notify=("leadership", "police"), button="hold",
+            message="TINDAK PIDANA di {site} pukul {time}. Mohon bantuan segera."),
+        "evacuation": AlarmSettings(
+            label_id="Evakuasi", label_en="Evacuation", pattern=((3.0, 1.0),), relays=out,
+            notify=("leadership",), button="presses:5",
+            message="EVAKUASI di {site} pukul {time}. Semua orang keluar gedung."),
+        "all_clear": AlarmSettings(
+            label_id="Aman", label_en="All clear", pattern=((1.5, 0.0),), repeat=1,
+            notify=("leadership",), clears=True,
+            message="AMAN: keadaan di {site} terkendali pukul {time}."),
+    }
+
+
+def _phones(value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    for group, numbers in value.items():
+        for number in numbers if isinstance(numbers, list | tuple) else [numbers]:
+            if not isinstance(number, str) or not PHONE.fullmatch(number.replace(" ", "")):
+                raise ValueError(
+                    f"{group}: {number!r} is not a phone number: use +62 and digits, "
+                    'e.g. "+6281234567890"'
+                )
+    return value
+
+
+class TaskSettings(Section):
+    id: str = Field(pattern=r"^[a-z0-9_]{1,40}$")
+    title_id: str = Field(min_length=1, max_length=80)
+    title_en: str = Field(min_length=1, max_length=80)
+    at: TimeOfDay
+    # Minutes after `at` when the task is flagged overdue.
+    grace_minutes: int = Field(15, ge=1, le=720)
+    days: tuple[str, ...] = DAY_KEYS
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: tuple) -> tuple:
+        for day in value:
+            if day not in DAY_KEYS:
+                raise ValueError(f"{day!r} is not a day{did_you_mean(day, DAY_KEYS)}")
+        return value
+
+
+class PatrolWindow(Section):
+    start: TimeOfDay
+    end: TimeOfDay
+    count: int = Field(1, ge=1, le=12)
+
+
+class PatrolSettings(Section):
+    # Patrols start at random times within these windows, drawn anew each night, so nobody
+    # outside can learn the rounds. A window may cross midnight.
+    windows: tuple[PatrolWindow, ...] = Field(
+        (PatrolWindow(start=dt.time(21, 0), end=dt.time(0, 0), count=1),
+         PatrolWindow(start=dt.time(0, 0), end=dt.time(5, 0), count=2)))
+    grace_minutes: int = Field(30, ge=5, le=180)
+
+    @field_validator("windows")
+    @classmethod
+    def _enough(cls, value: tuple) -> tuple:
+        if sum(w.count for w in value) < 3:
+            raise ValueError("the SOP asks for at least 3 patrols a night: raise the counts")
+        return value
+
+
+def default_tasks() -> tuple[TaskSettings, ...]:
+    return (
+        TaskSettings(id="flag_lower", title_id="Turunkan bendera Merah Putih",
+                     title_en="Lower the national flag", at=dt.time(17, 0), grace_minutes=15),
+        TaskSettings(id="rooms_locked", title_id="Kunci pintu ruangan yang sudah kosong",
+                     title_en="Lock the empty rooms", at=dt.time(17, 30), grace_minutes=60),
+        TaskSettings(id="guests_out", title_id="Pastikan semua tamu sudah keluar",
+                     title_en="See every guest out", at=dt.time(21, 0), grace_minutes=15),
+        TaskSettings(id="flag_raise", title_id="Naikkan bendera Merah Putih",
+                     title_en="Raise the national flag", at=dt.time(6, 0), grace_minutes=15),
+    )
+
+
+class TasksSettings(Section):
+    daily: tuple[TaskSettings, ...] = Field(default_factory=default_tasks)
+    patrols: PatrolSettings = PatrolSettings()
+
+    @field_validator("daily")
+    @classmethod
+    def _unique(cls, value: tuple) -> tuple:
+        ids = [task.id for task in value]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"task id {twice[0]!r} is used twice: ids must be unique")
+        return value
+
+
+Contacts = Annotated[dict[str, tuple[str, ...]], BeforeValidator(_phones)]
+
+
+def default_contacts() -> dict[str, tuple[str, ...]]:
+    return {"leadership": (), "police": (), "fire_brigade": ()}

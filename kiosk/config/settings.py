@@ -1,0 +1,141 @@
+"""The whole config: every section, and the checks that need more than one section."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import Field, field_validator
+
+from kiosk.config.devices import (
+    BuzzerSettings,
+    CameraSettings,
+    HardwareSettings,
+    ModemSettings,
+    PanicButtonSettings,
+    RelaySettings,
+    SerialSettings,
+    SiteSettings,
+    ThermometerSettings,
+    default_relays,
+)
+from kiosk.config.fields import Section
+from kiosk.config.post import (
+    AlarmSettings,
+    ApiSettings,
+    CalendarSettings,
+    Contacts,
+    SecuritySettings,
+    TasksSettings,
+    default_alarms,
+    default_contacts,
+)
+
+# GPIO2/3 carry I2C-1 (the thermometer); GPIO14/15 carry the Pi's UART.
+I2C1_PINS = (2, 3)
+UART_PINS = (14, 15)
+UART_PORTS = ("/dev/serial0", "/dev/ttyAMA0", "/dev/ttyS0")
+
+
+class Settings(Section):
+    site: SiteSettings = SiteSettings()
+    hardware: HardwareSettings = HardwareSettings()
+    relays: dict[str, RelaySettings] = Field(default_factory=default_relays)
+    buzzer: BuzzerSettings = BuzzerSettings()
+    panic_button: PanicButtonSettings = PanicButtonSettings()
+    thermometer: ThermometerSettings = ThermometerSettings()
+    camera: CameraSettings = CameraSettings()
+    scanner: SerialSettings = SerialSettings()
+    modem: ModemSettings = ModemSettings()
+    calendar: CalendarSettings = CalendarSettings()
+    api: ApiSettings = ApiSettings()
+    security: SecuritySettings = SecuritySettings()
+    contacts: Contacts = Field(default_factory=default_contacts)
+    alarms: dict[str, AlarmSettings] = Field(default_factory=default_alarms)
+    tasks: TasksSettings = TasksSettings()
+
+    @field_validator("relays", "alarms", "contacts")
+    @classmethod
+    def _names(cls, value: dict) -> dict:
+        for name in value:
+            if not name.replace("_", "").isalnum() or not name.isascii():
+                raise ValueError(f"name {name!r}: use letters, digits and _ only")
+        return value
+
+    @property
+    def holidays(self) -> frozenset[dt.date]:
+        return frozenset(self.calendar.holidays)
+
+
+def simulator_defaults() -> Settings:
+    """What runs with no config file at all: everything simulated."""
+    return Settings(hardware=HardwareSettings(simulate=True))
+
+
+def cross_checks(settings: Settings) -> list[str]:
+    """Problems that involve two sections, as ``key = value: problem`` lines."""
+    return _pin_conflicts(settings) + _alarm_references(settings)
+
+
+def _pin_conflicts(settings: Settings) -> list[str]:
+    """Two devices on one pin would fight; the I2C and UART pins belong to their buses."""
+    users: list[tuple[str, int]] = [
+        (f"relays.{name}.pin", relay.pin) for name, relay in settings.relays.items()
+        if relay.enabled
+    ]
+    for section in ("buzzer", "panic_button"):
+        device = getattr(settings, section)
+        if device.enabled:
+            users.append((f"{section}.pin", device.pin))
+    problems: list[str] = []
+    seen: dict[int, str] = {}
+    for key, pin in users:
+        if pin in seen:
+            problems.append(f"{key} = {pin}: GPIO{pin} is already used by {seen[pin]}")
+        else:
+            seen[pin] = key
+        if settings.thermometer.enabled and settings.thermometer.bus == 1 and pin in I2C1_PINS:
+            problems.append(
+                f"{key} = {pin}: GPIO2/3 are the thermometer's I2C bus; pick another pin"
+            )
+        serial_ports = (settings.scanner.port, settings.modem.port)
+        if pin in UART_PINS and any(port in UART_PORTS for port in serial_ports):
+            problems.append(
+                f"{key} = {pin}: GPIO14/15 are the serial port in use; pick another pin"
+            )
+    return problems
+
+
+def _alarm_references(settings: Settings) -> list[str]:
+    """Alarm codes name relays, contact groups and button gestures defined elsewhere."""
+    problems: list[str] = []
+    gestures: dict[str, str] = {}
+    for code, alarm in settings.alarms.items():
+        for relay in alarm.relays:
+            if relay not in settings.relays:
+                problems.append(
+                    f"alarms.{code}.relays.{relay}: no such relay; relays are "
+                    f"{', '.join(settings.relays)}"
+                )
+        for group in alarm.notify:
+            if group not in settings.contacts:
+                problems.append(
+                    f"alarms.{code}.notify = \"{group}\": no such group in [contacts]; groups are "
+                    f"{', '.join(settings.contacts)}"
+                )
+        if alarm.button:
+            if alarm.button in gestures:
+                problems.append(
+                    f"alarms.{code}.button = \"{alarm.button}\": already raises "
+                    f"alarms.{gestures[alarm.button]}"
+                )
+            gestures[alarm.button] = code
+        pattern = (alarm.pattern, alarm.repeat)
+        for other, earlier in settings.alarms.items():
+            if other == code:
+                break
+            if (earlier.pattern, earlier.repeat) == pattern:
+                problems.append(
+                    f"alarms.{code}.pattern: sounds exactly like alarms.{other}: people must "
+                    "hear which emergency it is"
+                )
+    return problems
