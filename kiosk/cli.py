@@ -43,7 +43,35 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     check = commands.add_parser("config", help="check the config file and print a summary")
+    check.add_argument("--firmware", action="store_true",
+                       help="print the /boot/firmware/config.txt lines for the configured pins")
     check.set_defaults(run=cmd_config)
+
+    core = commands.add_parser("core", help="run the core daemon and its local API")
+    core.add_argument("--simulate", action="store_true",
+                      help="simulated hardware, whatever the config says")
+    core.add_argument("--clock", metavar="ISO8601",
+                      help="run on a simulated clock starting here, e.g. 2026-11-22T16:59:50+07:00")
+    core.add_argument("--speed", type=float, default=1.0,
+                      help="simulated clock speed (with --clock), e.g. 60 = an hour a minute")
+    core.add_argument("--listen", metavar="HOST:PORT|unix:PATH",
+                      help="API address (default: api.listen in the config)")
+    core.set_defaults(run=cmd_core)
+
+    book = commands.add_parser("logbook", help="the incident book (Buku Kejadian/Mutasi)")
+    book_commands = book.add_subparsers(dest="logbook_command", required=True)
+    verify = book_commands.add_parser("verify", help="check the hash chain; names the first "
+                                      "broken entry")
+    verify.set_defaults(run=cmd_logbook_verify)
+
+    guard = commands.add_parser("guard", help="manage the guards who may log in")
+    guard_commands = guard.add_subparsers(dest="guard_command", required=True)
+    add = guard_commands.add_parser("add", help="add a guard; asks for the PIN twice")
+    add.add_argument("name")
+    add.add_argument("--admin", action="store_true", help="an admin (secretary, head of GA)")
+    add.add_argument("--pin-stdin", action="store_true",
+                     help="read the PIN from standard input (for install scripts)")
+    add.set_defaults(run=cmd_guard_add)
 
     doctor = commands.add_parser(
         "doctor", help="check each configured device for real, one line each")
@@ -81,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_config(args, settings: config.Settings, path: Path | None) -> int:
+    if args.firmware:
+        from kiosk.firmware import boot_config_lines
+
+        print("\n".join(boot_config_lines(settings)))
+        return EXIT_OK
     source = str(path) if path else "built-in simulator defaults (no config file)"
     print(f"config OK: {source}")
     site = settings.site
@@ -112,6 +145,107 @@ def cmd_sim(args, settings: config.Settings, path: Path | None) -> int:
     from kiosk import simulator
 
     return simulator.run(settings, once=args.once)
+
+
+def cmd_core(args, settings: config.Settings, path: Path | None) -> int:
+    from kiosk.clock import parse_clock_arg
+    from kiosk.core.service import StartError, serve
+
+    start = None
+    if args.clock:
+        from zoneinfo import ZoneInfo
+
+        try:
+            start = parse_clock_arg(args.clock, ZoneInfo(settings.site.timezone))
+        except ValueError as exc:
+            print(f"--clock: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+    if not 0 < args.speed <= 10000:
+        print(f"--speed {args.speed:g}: give a speed above 0 and at most 10000", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.listen:
+        from pydantic import ValidationError
+
+        from kiosk.config.post import ApiSettings
+
+        try:
+            ApiSettings(listen=args.listen, allow_network=settings.api.allow_network)
+        except ValidationError as exc:
+            print(f"--listen {args.listen}: {exc.errors()[0]['msg'].removeprefix('Value error, ')}",
+                  file=sys.stderr)
+            return EXIT_CONFIG
+    simulate = args.simulate or settings.hardware.simulate
+    try:
+        return serve(settings, data_dir=data_dir(args.data_dir), simulate=simulate,
+                     listen=args.listen, start=start, speed=args.speed)
+    except StartError as exc:
+        print(f"kiosk core: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+
+
+def _open_store(args, *, recover: bool):
+    from zoneinfo import ZoneInfo
+
+    from kiosk.clock import SystemClock
+    from kiosk.store import Store, StoreError
+
+    clock = SystemClock(ZoneInfo("UTC"))
+    store = Store(data_dir(args.data_dir) / "kiosk.db", now=clock.now, recover=recover)
+    try:
+        store.open()
+    except StoreError as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return None
+    return store
+
+
+def cmd_logbook_verify(args, settings: config.Settings, path: Path | None) -> int:
+    from kiosk.store import Logbook
+
+    db = data_dir(args.data_dir) / "kiosk.db"
+    if not db.exists():
+        print(f"kiosk: no database at {db}: is --data-dir right?", file=sys.stderr)
+        return EXIT_FAILED
+    store = _open_store(args, recover=False)
+    if store is None:
+        return EXIT_FAILED
+    with store:
+        result = Logbook(store).verify()
+    if result.ok:
+        print(f"logbook OK: {result.checked} entries, hash chain intact")
+        return EXIT_OK
+    print(f"logbook BROKEN at entry {result.first_bad_id}: {result.reason} "
+          f"({result.checked} entries checked)")
+    return EXIT_FAILED
+
+
+def cmd_guard_add(args, settings: config.Settings, path: Path | None) -> int:
+    import getpass
+    from zoneinfo import ZoneInfo
+
+    from kiosk.auth import Guards
+    from kiosk.clock import SystemClock
+
+    if args.pin_stdin or not sys.stdin.isatty():
+        pin = sys.stdin.readline().strip()
+    else:
+        pin = getpass.getpass("PIN (4-8 digits): ")
+        if getpass.getpass("PIN again: ") != pin:
+            print("the two PINs differ; nothing saved", file=sys.stderr)
+            return EXIT_FAILED
+    store = _open_store(args, recover=True)
+    if store is None:
+        return EXIT_FAILED
+    clock = SystemClock(ZoneInfo(settings.site.timezone))
+    with store:
+        try:
+            guard = Guards(store, now=clock.now).add(args.name, pin,
+                                                      "admin" if args.admin else "guard")
+        except ValueError as exc:
+            print(f"kiosk guard add: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+    print(f"added {guard.role} {guard.name}")
+    return EXIT_OK
 
 
 if __name__ == "__main__":

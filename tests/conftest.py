@@ -1,6 +1,14 @@
+import datetime as dt
 import os
+from zoneinfo import ZoneInfo
 
 import pytest
+
+from drivers import hardware
+from kiosk.clock import SimulatedClock, Trust
+from kiosk.config import parse
+from kiosk.core.daemon import Core
+from kiosk.store import Store
 
 os.environ.setdefault("GPIOZERO_PIN_FACTORY", "mock")
 
@@ -17,3 +25,73 @@ def pin_factory():
     yield factory
     factory.reset()
     Device.pin_factory = previous
+
+
+WIB = ZoneInfo("Asia/Jakarta")
+CONFIG = """
+[hardware]
+simulate = true
+[contacts]
+leadership = ["+6281100000001"]
+police = ["110"]
+fire_brigade = ["113"]
+[panic_button]
+hold_seconds = 0.5
+press_window_seconds = 0.3
+"""
+
+
+def at(hour, minute=0, second=0, day=22):
+    return dt.datetime(2026, 11, day, hour, minute, second, tzinfo=WIB)
+
+
+class Post:
+    """A core on a frozen simulated clock, restartable on the same database."""
+
+    def __init__(self, tmp_path, start, *, text=CONFIG, trusted=True):
+        self.settings = parse(text)
+        self.path = tmp_path / "kiosk.db"
+        self.clock = SimulatedClock(start, speed=0)
+        self.trusted = trusted
+        self.core = None
+
+    def start(self, **kwargs):
+        store = Store(self.path, now=self.clock.now)
+        trust = (lambda now: Trust(True, "test clock")) if self.trusted else None
+        self.core = Core(
+            self.settings, store=store, clock=self.clock, trust=trust,
+            build_hardware=lambda initial: hardware.build(
+                self.settings, simulate=True, initial_states=initial),
+            **kwargs)
+        self.core.start()
+        return self.core
+
+    def stop(self):
+        self.core.stop()
+
+    def relay(self, name):
+        return self.core.hw.relays[name].is_active
+
+    def to(self, moment):
+        self.clock.jump(moment)
+        self.core.reconcile()
+
+
+@pytest.fixture
+def post(tmp_path):
+    made = []
+
+    def make(start, **kwargs):
+        p = Post(tmp_path, start, **kwargs)
+        made.append(p)
+        return p
+
+    yield make
+    for p in made:
+        if p.core is not None and p.core.hw is not None:
+            try:
+                p.stop()
+            except Exception:
+                pass
+
+

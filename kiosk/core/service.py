@@ -1,0 +1,102 @@
+"""``kiosk core``: build the core from the config and serve its API until told to stop.
+
+Start order: store, clock, hardware (relays driven straight to their scheduled state), the
+loop, then the API; systemd hears READY=1 only when the API answers. Stop order is the
+reverse. The API listens on 127.0.0.1 or a unix socket (0660, group kiosk) unless the config
+explicitly allows the network.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from pathlib import Path
+
+import uvicorn
+
+from drivers import hardware
+from kiosk.clock import SimulatedClock, SystemClock, Trust
+from kiosk.config.post import ApiSettings
+from kiosk.core import sdnotify
+from kiosk.core.api import create_app
+from kiosk.core.daemon import Core
+from kiosk.store import Store
+
+log = logging.getLogger(__name__)
+
+SIM_GUARDS = (("Petugas Simulasi", "1234", "guard"), ("Admin Simulasi", "9876", "admin"))
+
+
+class StartError(Exception):
+    """The core cannot start; the message says what to do. Exit code 2."""
+
+
+def build_core(settings, *, data_dir: Path, simulate: bool, start=None, speed: float = 1.0):
+    """A :class:`Core` wired from the config; ``start`` runs it on a simulated clock."""
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(settings.site.timezone)
+    clock = SimulatedClock(start, speed=speed, tz=tz) if start else SystemClock(tz)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
+    store = Store(data_dir / "kiosk.db", now=clock.now)
+
+    def build_hardware(initial):
+        return hardware.build(settings, simulate=simulate, initial_states=initial)
+
+    # A simulated clock is set on purpose for a demo or a test: trust it.
+    trust = (lambda now: Trust(True, "simulated clock")) if start else None
+    return Core(settings, store=store, clock=clock, build_hardware=build_hardware, trust=trust)
+
+
+def ensure_guards(core: Core, *, simulate: bool) -> None:
+    if core.guards.any():
+        return
+    if not simulate:
+        raise StartError("no guard PIN is set: run 'kiosk guard add NAME' first")
+    for name, pin, role in SIM_GUARDS:
+        core.guards.add(name, pin, role)
+
+
+def serve(settings, *, data_dir: Path, simulate: bool, listen: str | None = None,
+          start=None, speed: float = 1.0) -> int:
+    api = ApiSettings(listen=listen or settings.api.listen,
+                      allow_network=settings.api.allow_network)
+    core = build_core(settings, data_dir=data_dir, simulate=simulate, start=start, speed=speed)
+    core.start()
+    try:
+        ensure_guards(core, simulate=simulate)
+        app = create_app(core)
+        if api.listen.startswith("unix:"):
+            path = Path(api.listen[5:])
+            path.unlink(missing_ok=True)
+            config = uvicorn.Config(app, uds=str(path), log_level="warning")
+            os.umask(0o007)  # socket 0660: the kiosk group (the UI) may connect, others not
+        else:
+            host, _, port = api.listen.rpartition(":")
+            config = uvicorn.Config(app, host=host.strip("[]"), port=int(port),
+                                    log_level="warning")
+        server = uvicorn.Server(config)
+        # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown; with the default
+        # handlers that would kill the process before the core stops (buzzer off, store
+        # closed). These handlers make the re-raise a plain request to exit.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: setattr(server, "should_exit", True))
+        threading.Thread(target=_announce, args=(server, core, api.listen), daemon=True,
+                         name="core-ready").start()
+        server.run()
+        return 0 if server.started else 1
+    finally:
+        sdnotify.stopping()
+        core.stop()
+
+
+def _announce(server: uvicorn.Server, core: Core, listen: str) -> None:
+    while not server.started and not server.should_exit:
+        threading.Event().wait(0.05)
+    if server.started:
+        mode = "simulated hardware" if core.hw.sim else "hardware"
+        message = f"core ready on {listen} ({mode}, clock {core.clock.now():%Y-%m-%d %H:%M})"
+        print(message, flush=True)
+        sdnotify.ready(message)
