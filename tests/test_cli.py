@@ -113,3 +113,56 @@ def test_layering(package, forbidden):
         for path in (ROOT / package).rglob("*.py")
     }
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_guard_add_and_logbook_verify(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "kiosk.cli", "--data-dir", str(tmp_path), "guard", "add", "Budi",
+         "--pin-stdin"], input="4821\n", capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "added guard Budi" in result.stdout
+    again = subprocess.run(
+        [sys.executable, "-m", "kiosk.cli", "--data-dir", str(tmp_path), "guard", "add", "Ani",
+         "--pin-stdin"], input="4821\n", capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert again.returncode == 1 and "another guard already uses this PIN" in again.stderr
+    bad = subprocess.run(
+        [sys.executable, "-m", "kiosk.cli", "--data-dir", str(tmp_path), "guard", "add", "Ani",
+         "--pin-stdin"], input="12\n", capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert bad.returncode == 1 and "4 to 8 digits" in bad.stderr
+
+
+
+def test_logbook_verify_names_the_first_broken_entry(tmp_path):
+    import datetime as dt
+    import sqlite3
+
+    from kiosk.store import Logbook, Store
+
+    store = Store(tmp_path / "kiosk.db", now=lambda: dt.datetime.now(dt.UTC)).open()
+    with store.transaction() as conn:
+        for text in ("satu", "dua", "tiga"):
+            Logbook(store).append(conn, category="tes", text=text, actor="Budi")
+    store.close()
+    result = kiosk("--data-dir", str(tmp_path), "logbook", "verify")
+    assert result.returncode == 0 and "3 entries, hash chain intact" in result.stdout
+
+    conn = sqlite3.connect(tmp_path / "kiosk.db")
+    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        conn.execute(f"DROP TRIGGER {name}")  # what someone with a shell on the Pi could do
+    conn.execute("UPDATE logbook SET text = 'diubah' WHERE text = 'dua'")
+    conn.commit()
+    conn.close()
+    result = kiosk("--data-dir", str(tmp_path), "logbook", "verify")
+    assert result.returncode == 1
+    assert "logbook BROKEN at entry 2" in result.stdout
+
+
+def test_logbook_verify_without_a_database(tmp_path):
+    result = kiosk("--data-dir", str(tmp_path), "logbook", "verify")
+    assert result.returncode == 1 and "no database" in result.stderr
+
+
+def test_config_firmware_lines():
+    result = kiosk("config", "--firmware")
+    assert result.returncode == 0
+    assert "gpio=17,27=op,dh" in result.stdout and "dtparam=i2c_arm=on" in result.stdout

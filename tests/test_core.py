@@ -2,6 +2,7 @@
 
 import datetime as dt
 import time
+from pathlib import Path
 
 import pytest
 from conftest import WIB, at
@@ -292,3 +293,13 @@ def test_logbook_chain_valid_after_a_busy_day(post):
     core.clear(alarm.id, actor="Budi")
     result = Logbook(core.store).verify()
     assert result.ok and result.checked > 5
+
+
+def test_corrupt_database_is_set_aside_and_the_guard_told(post, tmp_path):
+    p = post(at(18, 0))
+    p.path.write_bytes(b"this is not a database, the SD card ate it" * 100)
+    core = p.start()
+    assert core.status.database_recovered_from
+    assert Path(core.status.database_recovered_from).exists()
+    assert p.relay("lights") is True  # the post carries on
+    assert any("Database rusak disisihkan" in e["text"] for e in core.logbook.entries())

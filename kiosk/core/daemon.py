@@ -92,6 +92,7 @@ class Core:
         self.sessions = Sessions(now=now, idle_minutes=settings.security.session_minutes)
         self._inbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._stop = threading.Event()
+        self._wake = threading.Event()  # set to run the loop now rather than at the next tick
         self._threads: list[threading.Thread] = []
         self._sounding: int | None = None
         self._planned: dt.date | None = None
@@ -99,6 +100,9 @@ class Core:
         self._ntp_ok = False
         self._sms_next_try: dict[int, float] = {}
         self._sensor_lock = threading.Lock()
+        # The loop and API calls both reconcile; one at a time, or a stale pass could undo
+        # a fresh one (stop the buzzer of an alarm raised a moment ago).
+        self._reconcile_lock = threading.RLock()
         self.ticks = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -121,6 +125,7 @@ class Core:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         for thread in self._threads:
             thread.join(timeout=5)
         if self.hw is not None:
@@ -149,10 +154,15 @@ class Core:
             if interval and started - last_ping >= interval:
                 sdnotify.watchdog()
                 last_ping = started
-            self._stop.wait(self._until_next_tick(started))
+            self._wake.wait(self._until_next_tick(started))
+            self._wake.clear()
 
     def reconcile(self) -> None:
         """Bring relays, buzzer and tasks in line with now. Safe to call at any time."""
+        with self._reconcile_lock:
+            self._reconcile()
+
+    def _reconcile(self) -> None:
         now = self.clock.now()
         self._update_trust()
         for name in self._enabled_relays():
@@ -262,7 +272,6 @@ class Core:
             self.store.emit(conn, "relay.override", {"relay": name, "on": on, "reason": reason,
                                                      "by": actor, "expires_at": expires and
                                                      expires.isoformat()})
-        self._inbox.put(lambda: None)
         self.reconcile()
         return schedule.Override(name, on, reason, actor, expires)
 
@@ -312,6 +321,7 @@ class Core:
             code = gestures.get(gesture)
             if code:
                 self._inbox.put(lambda: self._raise_from_button(code))
+                self._wake.set()
 
         button.when_held = lambda: raise_for("hold")
         button.when_presses = lambda count: raise_for(f"presses:{count}")
