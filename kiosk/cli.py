@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.set_defaults(run=cmd_doctor)
 
     sim = commands.add_parser(
-        "sim", help="run the kiosk on simulated hardware (no Raspberry Pi needed)")
+        "sim", help="check every simulated device, then run the core on simulated hardware")
     sim.add_argument("--once", action="store_true",
                      help="exercise every simulated device once and exit")
     sim.set_defaults(run=cmd_sim)
@@ -144,7 +144,7 @@ def cmd_doctor(args, settings: config.Settings, path: Path | None) -> int:
 def cmd_sim(args, settings: config.Settings, path: Path | None) -> int:
     from kiosk import simulator
 
-    return simulator.run(settings, once=args.once)
+    return simulator.run(settings, data_dir=data_dir(args.data_dir), once=args.once)
 
 
 def cmd_core(args, settings: config.Settings, path: Path | None) -> int:

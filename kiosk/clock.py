@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 # A clock reading on or before this day cannot be right: this software did not exist yet.
-BUILD_DATE = date(2026, 11, 23)
+BUILD_DATE = date(2026, 11, 22)
 # systemd-timesyncd creates this file once it has synchronised the clock since boot.
 TIMESYNC_FLAG = Path("/run/systemd/timesync/synchronized")
 TIMEDATECTL = ("timedatectl", "show", "-p", "NTPSynchronized", "--value")

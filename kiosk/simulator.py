@@ -1,43 +1,43 @@
-"""``kiosk sim``: the kiosk's devices, simulated, working in front of you.
+"""``kiosk sim``: the kiosk on simulated hardware, for a demo or a developer's machine.
 
-It builds the same driver objects the core uses, on simulated buses, and drives each one
-through its far side the way a person would: a guest's forehead in front of the
+First it builds the same driver objects the core uses, on simulated buses, and drives each
+one through its far side the way a person would (a guest's forehead in front of the
 thermometer, a code on the scanner, three presses of the panic button, an SMS through the
-modem. Then it keeps the devices up and prints what happens until Ctrl-C.
+modem), so a broken install shows at once. Then it runs the core on simulated hardware with
+its API on 127.0.0.1, in a data directory of its own so it never mixes with a real post's.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from drivers import hardware, qr
 from drivers.buzzer import BuzzerPattern
-from drivers.errors import DeviceError
 from drivers.sim.camera import QRCamera
 
 
-def run(settings: Any, *, once: bool = False, out=print) -> int:
-    """Exercise every simulated device; with ``once`` return, else stay up until Ctrl-C."""
+def run(settings: Any, *, data_dir: Path, once: bool = False, out=print) -> int:
+    """Exercise every simulated device; unless ``once``, then run the core until Ctrl-C."""
     hw = hardware.build(settings, simulate=True)
     try:
         out(f"{settings.site.name}: simulated hardware")
         for name, problem in hw.problems.items():
             out(f"  {name}: {problem}")
         _demo(settings, hw, out)
-        if once:
-            return 0 if not hw.problems else 1
-        out("devices are up; Ctrl-C to stop")
-        while True:
-            time.sleep(5)
-            if hw.thermometer is not None:
-                try:
-                    out(f"  thermometer: {hw.thermometer.object_c():.1f} °C")
-                except DeviceError as exc:
-                    out(f"  thermometer: {exc}")
     finally:
         hw.close()
+    if once:
+        return 0 if not hw.problems else 1
+    from kiosk.core.service import SIM_GUARDS, serve
+
+    listen = settings.api.listen if not settings.api.listen.startswith("unix:") else (
+        "127.0.0.1:8470")
+    guards = ", ".join(f"{name} PIN {pin}" for name, pin, _ in SIM_GUARDS)
+    out(f"starting the core: API on http://{listen}/docs ({guards}); Ctrl-C to stop")
+    return serve(settings, data_dir=data_dir / "sim", simulate=True, listen=listen)
 
 
 def _demo(settings: Any, hw: hardware.Hardware, out) -> None:

@@ -236,7 +236,7 @@ def test_parse_clock_arg_errors(text, match):
 
 
 def test_build_date():
-    assert BUILD_DATE == dt.date(2026, 11, 23)
+    assert BUILD_DATE == dt.date(2026, 11, 22)
 
 
 def test_ntp_synchronised_clock_is_trusted_whatever_it_reads():
@@ -246,9 +246,9 @@ def test_ntp_synchronised_clock_is_trusted_whatever_it_reads():
 
 
 def test_clock_after_the_build_date_is_trusted_without_ntp():
-    trust = clock_trust(dt.datetime(2026, 11, 24, 0, 0, tzinfo=WIB), build_date=BUILD_DATE,
+    trust = clock_trust(dt.datetime(2026, 11, 23, 0, 0, tzinfo=WIB), build_date=BUILD_DATE,
                         ntp_synchronized=False)
-    assert trust.trusted and "after this software was built (2026-11-23)" in trust.reason
+    assert trust.trusted and "after this software was built (2026-11-22)" in trust.reason
 
 
 def test_clock_before_or_on_the_build_date_is_untrusted_without_ntp():
@@ -257,9 +257,9 @@ def test_clock_before_or_on_the_build_date_is_untrusted_without_ntp():
     assert trust == Trust(
         False,
         "clock not synchronised (NTP) and reads 2000-01-01, before this software was built "
-        "(2026-11-23): relays hold their safe state",
+        "(2026-11-22): relays hold their safe state",
     )
-    same_day = clock_trust(dt.datetime(2026, 11, 23, 23, 59, tzinfo=WIB),
+    same_day = clock_trust(dt.datetime(2026, 11, 22, 23, 59, tzinfo=WIB),
                            build_date=BUILD_DATE, ntp_synchronized=False)
     assert not same_day.trusted and "the day this software was built" in same_day.reason
 
