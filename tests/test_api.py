@@ -231,3 +231,27 @@ def test_listen_on_the_network_is_refused(tmp_path):
          "--listen", "0.0.0.0:8470"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "would expose the guard API to the network" in result.stderr
+
+
+def test_unix_socket_is_group_only(tmp_path):
+    sock = tmp_path / "core.sock"
+    env = {k: v for k, v in os.environ.items() if k != "GPIOZERO_PIN_FACTORY"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kiosk.cli", "--data-dir", str(tmp_path), "core", "--simulate",
+         "--listen", f"unix:{sock}"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        client = httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                health = client.get("http://kiosk/api/v1/health", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert health.json()["ok"] is True
+        assert sock.stat().st_mode & 0o777 == 0o660
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+    assert proc.returncode == 0

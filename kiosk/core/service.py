@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import threading
 from pathlib import Path
 
@@ -69,10 +70,8 @@ def serve(settings, *, data_dir: Path, simulate: bool, listen: str | None = None
         ensure_guards(core, simulate=simulate)
         app = create_app(core)
         if api.listen.startswith("unix:"):
-            path = Path(api.listen[5:])
-            path.unlink(missing_ok=True)
-            config = uvicorn.Config(app, uds=str(path), log_level="warning")
-            os.umask(0o007)  # socket 0660: the kiosk group (the UI) may connect, others not
+            listener = _unix_listener(Path(api.listen[5:]))
+            config = uvicorn.Config(app, fd=listener.fileno(), log_level="warning")
         else:
             host, _, port = api.listen.rpartition(":")
             config = uvicorn.Config(app, host=host.strip("[]"), port=int(port),
@@ -90,6 +89,22 @@ def serve(settings, *, data_dir: Path, simulate: bool, listen: str | None = None
     finally:
         sdnotify.stopping()
         core.stop()
+
+
+def _unix_listener(path: Path) -> socket.socket:
+    """A unix socket, 0660 from the moment it exists: the kiosk group (the UI) may connect.
+
+    Bound here rather than by uvicorn, which makes its sockets 0666.
+    """
+    path.unlink(missing_ok=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o117)
+    try:
+        listener.bind(str(path))
+    finally:
+        os.umask(old)
+    listener.listen(64)
+    return listener
 
 
 def _announce(server: uvicorn.Server, core: Core, listen: str) -> None:
