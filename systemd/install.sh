@@ -487,10 +487,12 @@ def set_key(table, key, literal):
 
 set_key("hardware", "simulate", "false")
 set_key("api", "listen", f'"unix:{socket_path}"')
+set_key("ui", "core_url", f'"unix:{socket_path}"')
 text = "".join(lines)
 data = tomllib.loads(text)
 assert data["hardware"]["simulate"] is False
 assert data["api"]["listen"] == f"unix:{socket_path}"
+assert data["ui"]["core_url"] == f"unix:{socket_path}"
 tmp = target + ".kiosk-new"
 with open(tmp, "w", encoding="utf-8") as f:
     f.write(text)

@@ -230,3 +230,49 @@ Contacts = Annotated[dict[str, tuple[str, ...]], BeforeValidator(_phones)]
 
 def default_contacts() -> dict[str, tuple[str, ...]]:
     return {"leadership": (), "police": (), "fire_brigade": ()}
+
+
+class StaffMember(Section):
+    name: str = Field(min_length=1, max_length=80)
+    unit: str = Field("", max_length=80)
+
+
+def default_staff() -> tuple[StaffMember, ...]:
+    return (
+        StaffMember(name="Ketua KPU", unit="Pimpinan"),
+        StaffMember(name="Sekretaris", unit="Sekretariat"),
+        StaffMember(name="Kasubbag Umum", unit="Subbagian Umum"),
+        StaffMember(name="Kasubbag Teknis", unit="Subbagian Teknis"),
+        StaffMember(name="Bagian Keuangan", unit="Subbagian Keuangan"),
+    )
+
+
+class VisitsSettings(Section):
+    # Guest badges (kartu tamu) in the pool, labelled badge_prefix + number: TAMU-01 ...
+    badges: int = Field(30, ge=1, le=999)
+    badge_prefix: str = Field("TAMU-", max_length=10)
+    # SOP 7c: a guest whose host is away may wait until wait_until; everyone out by out_by.
+    wait_until: TimeOfDay = dt.time(16, 0)
+    out_by: TimeOfDay = dt.time(21, 0)
+    id_types: tuple[str, ...] = Field(("KTP", "SIM", "Paspor", "Kartu pegawai", "Lainnya"),
+                                      min_length=1)
+    # Days after which a visit's personal data (name, phone, identity) is purged.
+    retention_days: int = Field(90, ge=1, le=3650)
+    # The people guests come to see, searchable on the kiosk.
+    staff: tuple[StaffMember, ...] = Field(default_factory=default_staff)
+
+    @model_validator(mode="after")
+    def _order(self) -> VisitsSettings:
+        if self.wait_until >= self.out_by:
+            raise ValueError("wait_until must be earlier than out_by")
+        return self
+
+
+class UiSettings(Section):
+    # Where the touchscreen finds the core: "http://127.0.0.1:8470" or "unix:/run/kiosk/core.sock".
+    core_url: str = "http://127.0.0.1:8470"
+    fullscreen: bool = True
+    # Seconds without a touch before the screen returns to Welcome and drops what was typed.
+    inactivity_seconds: int = Field(90, ge=15, le=1800)
+    # Window size when not fullscreen (development, the simulator), "WIDTHxHEIGHT".
+    window: str = Field("1024x600", pattern=r"^[0-9]{3,4}x[0-9]{3,4}$")

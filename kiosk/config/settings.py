@@ -26,6 +26,8 @@ from kiosk.config.post import (
     Contacts,
     SecuritySettings,
     TasksSettings,
+    UiSettings,
+    VisitsSettings,
     default_alarms,
     default_contacts,
 )
@@ -52,6 +54,8 @@ class Settings(Section):
     contacts: Contacts = Field(default_factory=default_contacts)
     alarms: dict[str, AlarmSettings] = Field(default_factory=default_alarms)
     tasks: TasksSettings = TasksSettings()
+    visits: VisitsSettings = VisitsSettings()
+    ui: UiSettings = UiSettings()
 
     @field_validator("relays", "alarms", "contacts")
     @classmethod
