@@ -8,8 +8,9 @@ VENV := .venv
 UV_HOME := .uv
 UV := $(shell command -v uv 2>/dev/null || echo $(UV_HOME)/bin/uv)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages: zbar for the QR fallback decoder.
-APT_PACKAGES := libzbar0
+# Debian packages: zbar for the QR fallback decoder; EGL/GLES and Mesa for Kivy (its wheel
+# bundles SDL2; on a machine without a screen it renders offscreen through Mesa's llvmpipe).
+APT_PACKAGES := libzbar0 libegl1 libgles2 libgl1-mesa-dri
 export UV_PYTHON_DOWNLOADS := never
 
 .PHONY: run test system-deps env env-dev bench lint
