@@ -69,10 +69,16 @@ class PanicButton:
     def _pressed(self) -> None:
         with self._lock:
             self._cancel_timer()
+            self._holding = False
             self._count += 1
         _call(self.when_pressed)
 
     def _held(self) -> None:
+        # gpiozero fires when_held without looking at the pin again: for a press of about
+        # hold_time the release may already have been handled, and a stale hold would eat
+        # the next press.
+        if not self.button.is_pressed:
+            return
         with self._lock:
             self._holding = True
             self._count = 0

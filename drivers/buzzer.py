@@ -54,6 +54,10 @@ class PatternBuzzer:
             pin, active_high=active_high, initial_value=False, pin_factory=pin_factory
         )
         self._lock = threading.Lock()
+        # Held around "check stop, switch on" in the player and around "switch off" in stop():
+        # without it the player could pass its check, be preempted, and switch the buzzer on
+        # just after stop() switched it off.
+        self._io_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.pattern: BuzzerPattern | None = None
@@ -89,7 +93,8 @@ class PatternBuzzer:
 
     def _halt(self) -> None:
         self._stop.set()
-        self._output.off()
+        with self._io_lock:
+            self._output.off()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=1)
         self._thread = None
@@ -101,7 +106,10 @@ class PatternBuzzer:
             while not stop.is_set() and (pattern.repeat is None or played < pattern.repeat):
                 for on, off in pattern.steps:
                     if on > 0:
-                        self._output.on()
+                        with self._io_lock:
+                            if stop.is_set():
+                                return
+                            self._output.on()
                         if stop.wait(on):
                             return
                     self._output.off()

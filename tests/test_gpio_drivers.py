@@ -171,3 +171,38 @@ def test_press_during_window_extends_it_from_another_thread(pin_factory):
     assert wait_for(lambda: any(isinstance(e, tuple) for e in events))
     time.sleep(0.3)
     assert [e for e in events if e != "press"] == [("presses", 4)]
+
+
+def test_stop_wins_against_a_player_preempted_before_switching_on(pin_factory):
+    """The player passes its stop check, is preempted, and only then switches on."""
+    buzzer = PatternBuzzer(22, pin_factory=pin_factory)
+    output = buzzer.output
+    entered, release = threading.Event(), threading.Event()
+    original_on = output.on
+
+    def slow_on():
+        entered.set()
+        release.wait(1)  # stands in for the scheduler parking the player thread here
+        original_on()
+
+    output.on = slow_on
+    buzzer.play(BuzzerPattern(steps=((1.0, 0.1),), repeat=None))
+    assert entered.wait(1)
+    stopper = threading.Thread(target=buzzer.stop)
+    stopper.start()
+    time.sleep(0.05)
+    release.set()
+    stopper.join(2)
+    time.sleep(0.05)
+    assert output.value == 0
+
+
+def test_hold_reported_after_release_does_not_eat_the_next_press(pin_factory):
+    button, pin, events = make_button(pin_factory, window=0.1, hold_time=5)
+    pin.drive_low()
+    pin.drive_high()  # released first ...
+    button._held()  # ... then gpiozero's hold thread fires late, as it can
+    time.sleep(0.2)
+    tap(pin, 1)
+    assert wait_for(lambda: ("presses", 1) in events)
+    assert "held" not in events
