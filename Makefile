@@ -1,6 +1,6 @@
 # The README's two commands. Each sets up whatever is missing on a fresh Debian 12 or
 # Raspberry Pi OS (Bookworm) machine, then runs.
-#   make run    start the kiosk on simulated hardware (real hardware with a config that says so)
+#   make run    start the kiosk on simulated hardware (a Pi runs the systemd units instead)
 #   make test   run the test suite
 
 SHELL := /bin/bash

@@ -106,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args, settings, path)
     except KeyboardInterrupt:
         return EXIT_OK
+    except BrokenPipeError:  # `kiosk doctor | head -1`: the reader left, nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
 
 
 def cmd_config(args, settings: config.Settings, path: Path | None) -> int:
@@ -131,7 +134,8 @@ def cmd_doctor(args, settings: config.Settings, path: Path | None) -> int:
     from kiosk import doctor
 
     if settings.hardware.simulate and not args.simulate:
-        print("note: hardware.simulate is true in the config; checking the real devices anyway",
+        where = "in the config" if path else "(no config file: the simulator's defaults)"
+        print(f"note: hardware.simulate is true {where}; checking the real devices anyway",
               flush=True)
     failed = False
     for check in doctor.run(settings, simulate=args.simulate, click_relays=args.relays,

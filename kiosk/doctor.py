@@ -111,7 +111,7 @@ def _relay(name, relay, factory, click, hw) -> tuple[str, str]:
     if not click:
         if isinstance(factory, DeviceError):
             return FAIL, f"GPIO{relay.pin}: not checked, GPIO is unavailable"
-        return OK, f"GPIO{relay.pin}, not switched (run kiosk doctor --relays to click it)"
+        return SKIP, f"GPIO{relay.pin}: not switched; run kiosk doctor --relays to click it"
     safe = relay.safe_state == "on"
     if hw is not None:
         device = hw.relays[name]
@@ -136,7 +136,7 @@ def _buzzer(settings, factory, sound, hw) -> tuple[str, str]:
     if not sound:
         if isinstance(factory, DeviceError):
             return FAIL, f"GPIO{settings.pin}: not checked, GPIO is unavailable"
-        return OK, f"GPIO{settings.pin}, silent (run kiosk doctor --buzzer to beep it)"
+        return SKIP, f"GPIO{settings.pin}: not sounded; run kiosk doctor --buzzer to beep it"
     buzzer = hw.buzzer if hw is not None else _gpio_device(
         "buzzer", settings.pin, factory, lambda: PatternBuzzer(
             settings.pin, active_high=settings.active_high, pin_factory=factory))

@@ -25,20 +25,36 @@ def test_example_config_equals_the_simulator_defaults():
 
 
 def test_example_documents_every_key():
-    text = EXAMPLE.read_text()
-    documented = set(re.findall(r"(?:^|[{,]\s*)(\w+)\s*=", text, flags=re.M))
-    for table in re.findall(r"^\[+([\w.]+)\]+", text, flags=re.M):
-        documented.update(table.split("."))
+    """Every field of every section appears in its own table of the example, not elsewhere."""
+    import tomllib
 
-    def keys(model):
+    from pydantic import BaseModel
+
+    example = tomllib.loads(EXAMPLE.read_text())
+    missing = []
+
+    def check(model, data, where):
         for name, field in model.model_fields.items():
+            if name not in data:
+                missing.append(f"{where}{name}")
+                continue
             inner = _model_of(field.annotation)
+            value = data[name]
             if inner is None:
-                yield name
-            else:
-                yield from keys(inner)
+                continue
+            origin = getattr(field.annotation, "__origin__", None)
+            if origin is dict:
+                for key, item in value.items():
+                    check(inner, item, f"{where}{name}.{key}.")
+            elif isinstance(value, list):
+                assert value, f"{where}{name} is an empty list: show one entry"
+                for i, item in enumerate(value):
+                    check(inner, item, f"{where}{name}[{i}].")
+            elif isinstance(inner, type) and issubclass(inner, BaseModel):
+                check(inner, value, f"{where}{name}.")
 
-    assert set(keys(Settings)) <= documented
+    check(Settings, example, "")
+    assert missing == []
 
 
 def test_defaults_follow_the_sop():
@@ -298,3 +314,41 @@ def test_duplicate_task_ids():
     )
     (line,) = problems(text)
     assert "task id 'flag' is used twice" in line
+
+
+def test_control_characters_stay_on_one_line():
+    text = '[site]\ntimezone = "Asia/Jakarta\\n"\n[relays."a\\u001b[31m"]\npin = 5\n'
+    found = problems(text)
+    assert found[0] == ('kiosk.toml: site.timezone = "Asia/Jakarta\\n": unknown timezone '
+                        "(did you mean Asia/Jakarta?); Indonesia uses Asia/Jakarta, "
+                        "Asia/Makassar or Asia/Jayapura")
+    assert all("\n" not in line and "\x1b" not in line for line in found)
+
+
+def test_byte_order_mark_is_fine(tmp_path):
+    path = tmp_path / "kiosk.toml"
+    path.write_bytes(b"\xef\xbb\xbf[site]\nname = \"Kantor KPU\"\n")
+    assert load(path).site.name == "Kantor KPU"
+
+
+def test_pin_clash_reported_with_the_other_mistakes():
+    found = problems("[relays.lights]\npin = 41\n[buzzer]\npin = 27\nactive_high = 1\n")
+    assert found == [
+        "kiosk.toml: relays.lights.pin = 41: not a BCM GPIO pin (0-27)",
+        "kiosk.toml: buzzer.active_high = 1: must be true or false (no quotes)",
+        "kiosk.toml: buzzer.pin = 27: GPIO27 is already used by relays.gate_lock.pin",
+    ]
+
+
+@pytest.mark.parametrize("value", ["0.5", '"0"', "-1", "true"])
+def test_camera_device(value):
+    (line,) = problems(f"[camera]\ndevice = {value}\n")
+    assert line.endswith('a camera number (0 for /dev/video0, no quotes) or a path like '
+                         '"/dev/video0"')
+    assert parse('[camera]\ndevice = "/dev/video2"\n').camera.device == "/dev/video2"
+
+
+def test_empty_text_and_single_table_mistakes():
+    assert problems('[site]\nname = ""\n') == ['kiosk.toml: site.name = "": must not be empty']
+    (line,) = problems('[relays.lights.schedule]\non = "17:00"\noff = "05:30"\n')
+    assert "write [[relays.lights.schedule]] (double brackets)" in line

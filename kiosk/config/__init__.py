@@ -21,7 +21,7 @@ from kiosk.config.devices import Interval, RelaySettings
 from kiosk.config.fields import DAY_KEYS, WEEKDAYS
 from kiosk.config.messages import describe
 from kiosk.config.post import AlarmSettings, PatrolWindow, TaskSettings
-from kiosk.config.settings import Settings, cross_checks, simulator_defaults
+from kiosk.config.settings import Settings, cross_checks, pin_conflicts, simulator_defaults
 
 __all__ = [
     "DAY_KEYS", "WEEKDAYS", "AlarmSettings", "ConfigError", "Interval", "PatrolWindow",
@@ -59,7 +59,7 @@ def load(path: str | os.PathLike | None) -> Settings:
         return simulator_defaults()
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # Notepad saves UTF-8 with a BOM
     except FileNotFoundError:
         raise ConfigError([
             f"{path}: file not found: copy config/kiosk.example.toml there, or pass --config"
@@ -82,7 +82,9 @@ def parse(text: str, name: str = "kiosk.toml") -> Settings:
     try:
         settings = Settings.model_validate(merged)
     except ValidationError as exc:
-        raise ConfigError([describe(name, err) for err in exc.errors()]) from None
+        problems = [describe(name, err) for err in exc.errors()]
+        problems += [f"{name}: {line}" for line in pin_conflicts(merged)]
+        raise ConfigError(problems) from None
     problems = [f"{name}: {line}" for line in cross_checks(settings)]
     if problems:
         raise ConfigError(problems)

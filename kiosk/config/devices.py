@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import zoneinfo
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from kiosk.config.fields import DAY_KEYS, BcmPin, Section, TimeOfDay, did_you_mean
 
@@ -103,9 +103,17 @@ class ThermometerSettings(Section):
         return value
 
 
+def _video_device(value: Any) -> int | str:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 63:
+        return value
+    if isinstance(value, str) and value.startswith("/dev/"):
+        return value
+    raise ValueError('a camera number (0 for /dev/video0, no quotes) or a path like "/dev/video0"')
+
+
 class CameraSettings(Section):
     enabled: bool = True
-    device: int | str = 0
+    device: Annotated[int | str, BeforeValidator(_video_device)] = 0
     width: int = Field(640, ge=160, le=3840)
     height: int = Field(480, ge=120, le=2160)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import json
+import re
 from typing import Any
 
 from pydantic import BaseModel
@@ -19,6 +21,7 @@ _FRIENDLY = {
     "tuple_type": "must be a list",
     "literal_error": None,
 }
+BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def describe(name: str, err: dict) -> str:
@@ -34,13 +37,24 @@ def describe(name: str, err: dict) -> str:
         return f"{name}: {key}: is required"
     message = err["msg"].removeprefix("Value error, ")
     friendly = _FRIENDLY.get(err["type"])
-    if friendly:
+    value = err.get("input")
+    if err["type"] == "tuple_type" and isinstance(value, dict):
+        message = f"must be a list: write [[{key}]] (double brackets), once per entry"
+    elif friendly:
         message = friendly
+    elif err["type"] == "string_too_short":
+        message = "must not be empty" if err["ctx"]["min_length"] == 1 else (
+            f"needs at least {err['ctx']['min_length']} characters")
+    elif err["type"] == "string_too_long":
+        message = f"is too long (at most {err['ctx']['max_length']} characters)"
+    elif err["type"] == "too_short":
+        message = "needs at least one entry"
+    elif err["type"] == "string_pattern_mismatch":
+        message = "has characters that are not allowed here"
     elif err["type"] == "literal_error":
         message = "must be one of " + err["ctx"]["expected"]
     elif err["type"] in ("greater_than_equal", "less_than_equal"):
         message = _range_message(loc)
-    value = err.get("input")
     if isinstance(value, dict):
         return f"{name}: {key}: {message}"
     hexadecimal = loc[-1] == "address" and isinstance(value, int)
@@ -101,17 +115,27 @@ def _allowed_keys(loc: tuple) -> list[str]:
 
 
 def _key(loc: tuple) -> str:
+    """The key as TOML writes it; odd characters quoted and escaped, so it stays one line."""
     key = ""
     for part in loc:
-        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+        if isinstance(part, int):
+            key += f"[{part}]"
+            continue
+        text = str(part) if BARE_KEY.fullmatch(str(part)) else _quoted(str(part))
+        key += f".{text}" if key else text
     return key
+
+
+def _quoted(text: str) -> str:
+    r"""A TOML basic string: JSON's escapes (\\n, \\u001b, \\") are TOML's too."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return _quoted(value)
     if isinstance(value, dict):
         return "{...}"
     if isinstance(value, list | tuple):

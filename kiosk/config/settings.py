@@ -77,32 +77,46 @@ def simulator_defaults() -> Settings:
 
 def cross_checks(settings: Settings) -> list[str]:
     """Problems that involve two sections, as ``key = value: problem`` lines."""
-    return _pin_conflicts(settings) + _alarm_references(settings)
+    return pin_conflicts(settings.model_dump()) + _alarm_references(settings)
 
 
-def _pin_conflicts(settings: Settings) -> list[str]:
-    """Two devices on one pin would fight; the I2C and UART pins belong to their buses."""
-    users: list[tuple[str, int]] = [
-        (f"relays.{name}.pin", relay.pin) for name, relay in settings.relays.items()
-        if relay.enabled
+def pin_conflicts(data: dict) -> list[str]:
+    """Two devices on one pin would fight; the I2C and UART pins belong to their buses.
+
+    Works on the raw merged config too, so a pin clash is reported in the same round as
+    the other mistakes, not after they are fixed. Values that are not pins are skipped:
+    their own error says what is wrong with them.
+    """
+    def table(value) -> dict:
+        return value if isinstance(value, dict) else {}
+
+    users: list[tuple[str, object]] = [
+        (f"relays.{name}.pin", table(relay).get("pin"))
+        for name, relay in table(data.get("relays")).items()
+        if table(relay).get("enabled", True) is not False
     ]
     for section in ("buzzer", "panic_button"):
-        device = getattr(settings, section)
-        if device.enabled:
-            users.append((f"{section}.pin", device.pin))
+        device = table(data.get(section))
+        if device.get("enabled", True) is not False:
+            users.append((f"{section}.pin", device.get("pin")))
+    thermometer = table(data.get("thermometer"))
+    i2c_busy = thermometer.get("enabled", True) is not False and thermometer.get("bus", 1) == 1
+    serial_ports = (table(data.get("scanner")).get("port"), table(data.get("modem")).get("port"))
+    uart_busy = any(port in UART_PORTS for port in serial_ports)
     problems: list[str] = []
     seen: dict[int, str] = {}
     for key, pin in users:
+        if not isinstance(pin, int) or isinstance(pin, bool) or not 0 <= pin <= 27:
+            continue
         if pin in seen:
             problems.append(f"{key} = {pin}: GPIO{pin} is already used by {seen[pin]}")
         else:
             seen[pin] = key
-        if settings.thermometer.enabled and settings.thermometer.bus == 1 and pin in I2C1_PINS:
+        if i2c_busy and pin in I2C1_PINS:
             problems.append(
                 f"{key} = {pin}: GPIO2/3 are the thermometer's I2C bus; pick another pin"
             )
-        serial_ports = (settings.scanner.port, settings.modem.port)
-        if pin in UART_PINS and any(port in UART_PORTS for port in serial_ports):
+        if uart_busy and pin in UART_PINS:
             problems.append(
                 f"{key} = {pin}: GPIO14/15 are the serial port in use; pick another pin"
             )
