@@ -182,3 +182,11 @@ class Sessions:
     def end(self, token: str) -> None:
         with self._lock:
             self._tokens.pop(token, None)
+
+    def active(self) -> list[Guard]:
+        """The guards with a live session (the evacuation roll call's "guards on duty")."""
+        now = self.now()
+        with self._lock:
+            live = {guard.id: guard for guard, last in self._tokens.values()
+                    if last - dt.timedelta(minutes=5) <= now and now - last <= self.idle}
+        return list(live.values())

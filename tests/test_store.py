@@ -114,7 +114,8 @@ def test_migrations_are_idempotent(db_path: Path) -> None:
     for _ in range(2):
         with Store(db_path, now=Clock()) as again:
             with again.read() as conn:
-                assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                assert version == len(migrations.MIGRATIONS)
                 assert [tuple(r) for r in conn.execute("SELECT value FROM meta")] == [("Pos 1",)]
                 assert conn.execute("SELECT count(*) FROM auth_state").fetchone()[0] == 1
             assert again.recovered_from is None
@@ -124,18 +125,19 @@ def test_new_migration_is_applied_and_a_failed_one_rolls_back(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     Store(db_path, now=Clock()).open().close()
+    current = len(migrations.MIGRATIONS)
     monkeypatch.setattr(
         migrations, "MIGRATIONS",
-        [*migrations.MIGRATIONS, "CREATE TABLE visits (id INTEGER PRIMARY KEY);",
+        [*migrations.MIGRATIONS, "CREATE TABLE probe (id INTEGER PRIMARY KEY);",
          "CREATE TABLE half (x); THIS IS NOT SQL;"],
     )
-    with pytest.raises(StoreError, match="migration to v3 failed"):
+    with pytest.raises(StoreError, match=f"migration to v{current + 2} failed"):
         Store(db_path, now=Clock()).open()
     conn = sqlite3.connect(db_path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == current + 1
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     conn.close()
-    assert "visits" in names and "half" not in names
+    assert "probe" in names and "half" not in names
 
 
 def test_newer_schema_is_refused_with_one_clear_line(db_path: Path) -> None:
@@ -146,7 +148,8 @@ def test_newer_schema_is_refused_with_one_clear_line(db_path: Path) -> None:
     with pytest.raises(StoreError) as caught:
         Store(db_path, now=Clock()).open()
     message = str(caught.value)
-    assert "database schema v7 is newer than this kiosk (v1): update the kiosk software" in message
+    expected = f"database schema v7 is newer than this kiosk (v{len(migrations.MIGRATIONS)})"
+    assert f"{expected}: update the kiosk software" in message
     assert "\n" not in message
     assert sorted(p.name for p in db_path.parent.iterdir() if ".corrupt-" in p.name) == []
 

@@ -19,6 +19,9 @@ from drivers.errors import DeviceError
 from kiosk.alarms import AlarmError
 from kiosk.auth import AuthError, Guard, LockedOut
 from kiosk.schedule import next_change
+from kiosk.watchlist import Conflict, GuestError, Invalid, NotAllowed, NotFound
+
+GUEST_STATUS = ((Invalid, 422), (NotAllowed, 403), (NotFound, 404), (Conflict, 409))
 
 router = APIRouter(prefix="/api/v1")
 
@@ -209,9 +212,13 @@ def write_logbook(body: LogbookIn, who: Guarded, core: Core):
 
 def create_app(core) -> FastAPI:
     app = FastAPI(title="Gatehouse kiosk core", version="1",
-                  description="Local API of the kiosk core: relays, alarms, tasks, logbook.")
+                  description="Local API of the kiosk core: relays, alarms, tasks, logbook, "
+                              "guests.")
     app.state.core = core
     app.include_router(router)
+    from kiosk.core.visits_api import router as visits_router  # it imports this module
+
+    app.include_router(visits_router)
 
     @app.exception_handler(LockedOut)
     def _locked(request: Request, exc: LockedOut):
@@ -227,6 +234,12 @@ def create_app(core) -> FastAPI:
     def _alarm_error(request: Request, exc: AlarmError):
         status = 404 if str(exc).startswith("no alarm") else 400
         return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    @app.exception_handler(GuestError)
+    def _guest(request: Request, exc: GuestError):
+        status = next((code for kind, code in GUEST_STATUS if isinstance(exc, kind)), 400)
+        return JSONResponse({"detail": str(exc), "detail_id": exc.message_id,
+                             "field": exc.field}, status_code=status)
 
     @app.exception_handler(DeviceError)
     def _device(request: Request, exc: DeviceError):

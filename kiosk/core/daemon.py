@@ -26,8 +26,11 @@ from kiosk.alarms import Alarms
 from kiosk.auth import Guards, Sessions
 from kiosk.clock import Clock, Trust, clock_trust, ntp_synchronized
 from kiosk.core import sdnotify
+from kiosk.rollcall import RollCall, VisitingRules
 from kiosk.store import Logbook, Store
 from kiosk.tasks import Tasks
+from kiosk.visits import Visits
+from kiosk.watchlist import Alerts, Watchlist
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +93,13 @@ class Core:
         self.guards = Guards(store, now=now, max_failures=settings.security.max_pin_failures,
                              lockout_minutes=settings.security.lockout_minutes)
         self.sessions = Sessions(now=now, idle_minutes=settings.security.session_minutes)
+        self.alerts = Alerts(store, now=now)
+        self.watchlist = Watchlist(store, now=now)
+        self.visits = Visits(store, settings, now=now, alerts=self.alerts,
+                             watchlist=self.watchlist)
+        self.visiting_rules = VisitingRules(store, settings, now=now, alerts=self.alerts)
+        self.rollcall = RollCall(store, settings, now=now, alarms=self.alarms,
+                                 guards_on_duty=self.sessions.active)
         self._inbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._wake = threading.Event()  # set to run the loop now rather than at the next tick
@@ -172,6 +182,11 @@ class Core:
             for day in (now.date() - dt.timedelta(days=1), now.date()):
                 self.tasks.plan(day)
             self._planned = now.date()
+        for check in (self.visiting_rules.check, self.rollcall.check):
+            try:
+                check(now)
+            except Exception:  # guests' rules must never hold up the relays and alarms
+                log.exception("%s failed", check.__qualname__)
         self.status.loop_at = now.isoformat()
         self.ticks += 1
 

@@ -139,5 +139,108 @@ CREATE TABLE auth_state (
 INSERT INTO auth_state (id, failures) VALUES (1, 0);
 """
 
-MIGRATIONS: list[str] = [V1]
+# v2: guests (SOP 5-8, 7a-7c). Identity numbers are never stored: only the type, the last 4
+# characters and an HMAC under a per-kiosk secret kept in meta (kiosk.watchlist), enough to
+# recognise a returning guest or a barred one. "On site" is status awaiting_host, held or
+# admitted; the same IN term is in the partial indexes and the queries so SQLite uses them.
+V2 = """
+CREATE TABLE visits (
+    id                 INTEGER PRIMARY KEY,
+    name               TEXT NOT NULL,
+    institution        TEXT NOT NULL,
+    phone              TEXT NOT NULL,
+    purpose            TEXT NOT NULL,
+    host               TEXT NOT NULL,
+    party_size         INTEGER NOT NULL CHECK (party_size BETWEEN 1 AND 20),
+    id_type            TEXT NOT NULL,
+    id_last4           TEXT NOT NULL,
+    id_hash            TEXT,
+    temperature_c      REAL,
+    temperature_source TEXT CHECK (temperature_source IN ('sensor', 'manual')),
+    temperature_by     TEXT,
+    consent_at         TEXT NOT NULL,
+    badge              TEXT NOT NULL,
+    status             TEXT NOT NULL CHECK (status IN
+                           ('awaiting_host', 'held', 'admitted', 'denied', 'checked_out')),
+    hold_reason        TEXT,
+    returning_guest    INTEGER NOT NULL DEFAULT 0 CHECK (returning_guest IN (0, 1)),
+    invitation         TEXT,
+    created_at         TEXT NOT NULL,
+    decided_at         TEXT,
+    decided_by         TEXT,
+    checked_out_at     TEXT,
+    checked_out_by     TEXT,
+    purged_at          TEXT
+);
+-- A badge is never on two guests on site at once, whatever the code above does.
+CREATE UNIQUE INDEX visits_badge_on_site ON visits (badge)
+    WHERE status IN ('awaiting_host', 'held', 'admitted');
+CREATE INDEX visits_on_site ON visits (created_at)
+    WHERE status IN ('awaiting_host', 'held', 'admitted');
+CREATE INDEX visits_id_hash ON visits (id_hash) WHERE id_hash IS NOT NULL;
+CREATE INDEX visits_badge ON visits (badge, id);
+CREATE INDEX visits_time ON visits (julianday(created_at));
+
+CREATE TABLE watchlist (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL CHECK (length(trim(name)) > 0),
+    institution TEXT NOT NULL,
+    name_key    TEXT NOT NULL,
+    id_last4    TEXT,
+    id_hash     TEXT,
+    reason      TEXT NOT NULL CHECK (length(trim(reason)) > 0),
+    added_by    TEXT NOT NULL,
+    added_at    TEXT NOT NULL,
+    removed_at  TEXT,
+    removed_by  TEXT
+);
+CREATE INDEX watchlist_hash ON watchlist (id_hash) WHERE removed_at IS NULL;
+CREATE INDEX watchlist_key ON watchlist (name_key) WHERE removed_at IS NULL;
+
+-- Things the guard must see now: watchlist match, high temperature, no badge free, overstay.
+CREATE TABLE alerts (
+    id          INTEGER PRIMARY KEY,
+    kind        TEXT NOT NULL CHECK (length(kind) > 0),
+    text        TEXT NOT NULL,
+    visit_id    INTEGER REFERENCES visits (id),
+    created_at  TEXT NOT NULL,
+    resolved_at TEXT,
+    resolved_by TEXT
+);
+CREATE INDEX alerts_open ON alerts (kind) WHERE resolved_at IS NULL;
+CREATE INDEX alerts_visit ON alerts (visit_id) WHERE visit_id IS NOT NULL;
+
+CREATE TABLE invitations (
+    code        TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    institution TEXT NOT NULL,
+    host        TEXT NOT NULL,
+    purpose     TEXT NOT NULL,
+    valid_on    TEXT NOT NULL,
+    created_by  TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+);
+
+-- Evacuation roll call: one per run of fire/evacuation alarms, everyone on site at the time.
+CREATE TABLE rollcalls (
+    id        INTEGER PRIMARY KEY,
+    alarm_id  INTEGER NOT NULL REFERENCES alarms (id),
+    opened_at TEXT NOT NULL,
+    closed_at TEXT
+);
+CREATE INDEX rollcalls_open ON rollcalls (id) WHERE closed_at IS NULL;
+CREATE TABLE rollcall_entries (
+    rollcall_id INTEGER NOT NULL REFERENCES rollcalls (id),
+    kind        TEXT NOT NULL CHECK (kind IN ('guest', 'guard')),
+    ref         INTEGER NOT NULL,
+    label       TEXT NOT NULL,
+    detail      TEXT NOT NULL DEFAULT '',
+    party_size  INTEGER NOT NULL DEFAULT 1,
+    checked_at  TEXT,
+    checked_by  TEXT,
+    PRIMARY KEY (rollcall_id, kind, ref)
+);
+"""
+
+MIGRATIONS: list[str] = [V1, V2]
 """Migration scripts in order; the schema version is ``len(MIGRATIONS)``."""
