@@ -11,18 +11,25 @@ OpenCV (Qt/GTK) fights it and shares the same ``cv2`` package, so installing bot
 Why a grabber thread: OpenCV keeps answering ``read() -> True`` after a USB camera is unplugged
 (handing back the last frame again), and ``read()`` can block forever inside the driver. So
 one daemon thread per opened capture does nothing but read, and a watchdog thread checks that
-frames keep arriving (*stale*) and keep changing (*frozen*: real sensors always have noise).
-On either it marks the camera lost, abandons that capture (a thread stuck in C cannot be
-killed; it releases its capture if it ever returns, and nobody else touches it again) and
-reopens with backoff. Callers never block longer than their timeout and get
-:class:`CameraLost` with a message a guard can act on.
+frames keep arriving (*stale*) and keep changing (*frozen*). Identical frames alone prove
+nothing: a healthy camera with noise reduction sends them of a dark, still lobby at night. So
+they only count when the device node is gone too (files and URLs have no node: for them the
+frames are enough). On either it marks the camera lost, abandons that capture (a thread stuck
+in C cannot be killed; it releases its capture if it ever returns, and nobody else touches it
+again) and reopens with backoff. A device that wedges every capture would pile up stuck
+threads and open captures, so once one abandoned grabber is still stuck when a second one
+wedges, the camera stays lost as *stuck* until one of them returns (a replug usually does
+that). Callers never block longer than their timeout and get :class:`CameraLost` with a
+message a guard can act on.
 
 Defaults: 640x480 (enough for an invitation QR at arm's length, cheap to decode on a Pi), lost
-after 2 s without a frame (4 s for the first one after opening) or 5 s of identical frames.
+after 2 s without a frame (4 s for the first one after opening) or 5 s of identical frames from
+a device whose node has disappeared.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -41,11 +48,12 @@ cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 Status = Literal["starting", "ok", "lost", "closed"]
 
-BACKOFF_FIRST = 0.5  # seconds before the first reopen; doubles after each failed attempt
+BACKOFF_FIRST = 0.5  # seconds before the first reopen; doubles until frames flow for stale_after
 BACKOFF_MAX = 10.0
 CLOSE_JOIN = 0.5  # how long close() waits for a grabber stuck in read() before abandoning it
 START_GRACE = 2.0  # a capture may take this many times stale_after to deliver its first frame
 CHECKSUM_STEP = 8  # sample every 8th pixel in both directions for the frozen-frame checksum
+MAX_ABANDONED = 1  # grabbers left stuck in read() before we stop opening new captures
 
 
 class CameraLost(DeviceError):
@@ -65,11 +73,16 @@ class Camera:
         height: Requested frame height.
         stale_after: Seconds without any frame (including a ``read()`` stuck inside OpenCV)
             before the camera counts as lost; twice that for the first frame after opening.
-        frozen_after: Seconds of byte-identical frames before the camera counts as lost, or
-            ``None`` to disable (for a source that may legitimately repeat, like a test file).
+        frozen_after: Seconds of byte-identical frames before the camera counts as lost (if
+            ``device_present`` says it is gone), or ``None`` to disable (for a source that may
+            legitimately repeat, like a test file).
         capture_factory: Called with ``source`` to open a capture; defaults to
             ``cv2.VideoCapture``. Anything with ``isOpened()``, ``read()``, ``set()`` and
             ``release()`` works, which is how tests play an unplugged or hung camera.
+        device_present: Asked once frames have been identical for ``frozen_after``: ``False``
+            makes the camera lost, ``True`` keeps it ok with a note in ``last_error``. Defaults
+            to checking that the device node (``/dev/videoN`` for an index, or a ``/dev/``
+            path) still exists; a file or URL has none, so its frozen frames always count.
     """
 
     def __init__(
@@ -81,12 +94,17 @@ class Camera:
         stale_after: float = 2.0,
         frozen_after: float | None = 5.0,
         capture_factory: Callable[[Any], Any] | None = None,
+        device_present: Callable[[], bool] | None = None,
     ) -> None:
         self._source = source
         self._size = (width, height)
         self._stale_after = stale_after
         self._frozen_after = frozen_after
         self._factory = capture_factory or cv2.VideoCapture
+        node = _device_node(source)
+        if device_present is None and node is not None:
+            device_present = functools.partial(os.path.exists, node)
+        self._device_present = device_present
         self.name = f"camera {source}"
         self._cond = threading.Condition()
         self._status: Status = "starting"
@@ -95,10 +113,12 @@ class Camera:
         self._failed = False  # the current grabber gave up by itself
         self._frame: np.ndarray | None = None
         self._seq = 0  # counts frames published, so each reader can ask for a newer one
+        self._first_at: float | None = None  # monotonic time of the current capture's first frame
         self._frame_at: float | None = None  # monotonic time of the newest frame
         self._changed_at: float | None = None  # monotonic time the picture last changed
         self._checksum: int | None = None
         self._grabber: threading.Thread | None = None
+        self._abandoned: list[threading.Thread] = []  # only the watchdog touches this
         self._closed = threading.Event()
         self._local = threading.local()
         limits = [t for t in (stale_after, frozen_after) if t is not None]
@@ -168,22 +188,24 @@ class Camera:
     def _watch(self) -> None:
         delay = BACKOFF_FIRST
         while not self._closed.is_set():
+            if not self._wait_while_stuck():
+                return
             with self._cond:
                 if self._status == "closed":
                     return
                 self._generation += 1
                 generation = self._generation
                 self._failed = False
-                self._frame_at = self._changed_at = self._checksum = None
+                self._first_at = self._frame_at = self._changed_at = self._checksum = None
                 started = time.monotonic()
                 stop = threading.Event()
-                self._grabber = threading.Thread(
+                grabber = self._grabber = threading.Thread(
                     target=self._grab,
                     args=(generation, stop),
                     name=f"{self.name} grabber {generation}",
                     daemon=True,
                 )
-                self._grabber.start()
+                grabber.start()
             problem = None
             while problem is None and not self._closed.wait(self._poll):
                 problem = self._check(generation, started)
@@ -191,14 +213,31 @@ class Camera:
             with self._cond:
                 if self._closed.is_set() or self._status == "closed":
                     return
-                if self._frame_at is not None:
+                first, last = self._first_at, self._frame_at
+                if first is not None and last is not None and last - first >= self._stale_after:
                     delay = BACKOFF_FIRST  # it worked for a while: retry soon
                 self._generation += 1  # abandon this capture before reporting
                 if not self._failed:
                     self._lose(problem)
+            self._abandoned.append(grabber)  # gone by the next attempt unless stuck in the driver
             if self._closed.wait(delay):
                 return
             delay = min(delay * 2, BACKOFF_MAX)
+
+    def _wait_while_stuck(self) -> bool:
+        """Open no capture while too many abandoned grabbers are stuck; ``False`` once closed."""
+        stuck = f"{self.name} is stuck: unplug and replug it, or restart the kiosk"
+        while True:
+            self._abandoned = [thread for thread in self._abandoned if thread.is_alive()]
+            if len(self._abandoned) <= MAX_ABANDONED:
+                return True
+            with self._cond:
+                if self._status == "closed":
+                    return False
+                if self._status != "lost" or self._last_error != stuck:
+                    self._lose(stuck)
+            if self._closed.wait(self._poll):
+                return False
 
     def _check(self, generation: int, started: float) -> str | None:
         now = time.monotonic()
@@ -211,8 +250,18 @@ class Camera:
             elif now - self._frame_at > self._stale_after:
                 return self._unplugged("stopped sending frames")
             frozen = self._frozen_after
-            if frozen is not None and self._changed_at and now - self._changed_at > frozen:
-                return self._unplugged("keeps sending the same picture (frozen)")
+            if frozen is None or not self._changed_at or now - self._changed_at <= frozen:
+                return None
+            unchanged = now - self._changed_at
+        # OpenCV repeats the last frame after an unplug, but a healthy camera also sends
+        # identical frames of a still, dark scene: only a vanished device node tells them apart.
+        if self._device_present is None or not self._device_present():
+            return self._unplugged("keeps sending the same picture (frozen)")
+        with self._cond:
+            if generation == self._generation:
+                self._last_error = (
+                    f"{self.name} picture unchanged for {unchanged:.0f} s: is the lens covered?"
+                )
         return None
 
     def _unplugged(self, what: str) -> str:
@@ -262,6 +311,8 @@ class Camera:
             now = time.monotonic()
             if checksum != self._checksum:
                 self._checksum, self._changed_at = checksum, now
+            if self._first_at is None:
+                self._first_at = now
             self._frame, self._frame_at = view, now
             self._seq += 1
             self._status = "ok"
@@ -275,8 +326,7 @@ class Camera:
 
     def _open_problem(self, exc: BaseException | None) -> str:
         """Say why the source did not open, in words an installer can act on."""
-        source = self._source
-        path = f"/dev/video{source}" if isinstance(source, int) else os.fspath(source)
+        path = _device_node(self._source) or os.fspath(self._source)
         if isinstance(exc, PermissionError) or (
             os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK)
         ):
@@ -285,3 +335,11 @@ class Camera:
             return f"no camera at {path}: plug in the USB camera or enable the CSI camera"
         detail = f" ({exc})" if exc is not None else ""
         return f"{self.name} could not be opened{detail}: close other programs using it, replug it"
+
+
+def _device_node(source: int | str) -> str | None:
+    """The V4L2 device node behind ``source``, or ``None`` for a video file or a URL."""
+    if isinstance(source, int):
+        return f"/dev/video{source}"
+    path = os.fspath(source)
+    return path if path.startswith("/dev/") else None

@@ -3,6 +3,8 @@ that hang, freeze or vanish the way unplugged USB cameras do; plus the simulated
 
 from __future__ import annotations
 
+import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,18 +33,23 @@ class FakeDevice:
     """A camera the test can unplug, hang or freeze while the driver is running.
 
     Modes: "live" (noisy frames at ~100 fps), "hang" (read() blocks until the test ends),
-    "frozen" (read() keeps returning True with the same last frame, as OpenCV does after an
-    unplug), "eof" (read() returns False) and "gone" (the capture does not open).
+    "wedge" (each capture sends ``wedge_after`` frames, then read() blocks like "hang" while the
+    device stays plugged in), "frozen" (read() keeps returning True with the same last frame,
+    as OpenCV does after an unplug and a camera does of a still, dark scene), "eof" (read()
+    returns False) and "gone" (the capture does not open).
     """
 
     def __init__(self, mode: str = "live") -> None:
         self.mode = mode
+        self.wedge_after = 3
         self.captures: list[FakeCapture] = []
+        self.opened_at: list[float] = []
         self.unhang = threading.Event()
 
     def open(self, source: object) -> FakeCapture:
         capture = FakeCapture(self, seed=len(self.captures))
         self.captures.append(capture)
+        self.opened_at.append(time.monotonic())
         return capture
 
 
@@ -69,7 +76,7 @@ class FakeCapture:
     def read(self) -> tuple[bool, np.ndarray | None]:
         self.reads += 1
         mode = self.device.mode
-        if mode == "hang":
+        if mode == "hang" or (mode == "wedge" and self.reads > self.device.wedge_after):
             self.device.unhang.wait()
             return False, None
         if mode in ("eof", "gone"):
@@ -204,7 +211,7 @@ def test_a_capture_that_hangs_mid_stream_is_abandoned_and_reopened(device, camer
 
 
 def test_identical_frames_from_an_unplugged_usb_camera_count_as_lost(device, cameras):
-    camera = make_camera(cameras, device)
+    camera = make_camera(cameras, device, device_present=lambda: False)  # its node is gone
     camera.read(timeout=1.0)
     device.mode = "frozen"
 
@@ -212,6 +219,49 @@ def test_identical_frames_from_an_unplugged_usb_camera_count_as_lost(device, cam
     assert "keeps sending the same picture" in camera.last_error
     with pytest.raises(CameraLost):
         camera.read()
+
+
+def test_identical_frames_from_a_plugged_in_camera_are_a_dark_still_scene(device, cameras):
+    camera = make_camera(cameras, device, device_present=lambda: True)
+    camera.read(timeout=1.0)
+    device.mode = "frozen"  # a night lobby: noise reduction leaves nothing changing
+
+    time.sleep(1.0)  # well past frozen_after
+
+    assert camera.status == "ok"
+    camera.read(timeout=0.5)
+    note = r"camera 0 picture unchanged for \d+ s: is the lens covered\?"
+    assert re.fullmatch(note, camera.last_error)
+    assert len(device.captures) == 1  # never reopened
+
+
+def test_by_default_the_device_node_tells_a_still_scene_from_an_unplug(
+    device, cameras, monkeypatch
+):
+    nodes = {"/dev/video99": True}
+    exists = os.path.exists
+    monkeypatch.setattr(os.path, "exists", lambda path: nodes.get(path, False) or exists(path))
+    camera = Camera(99, capture_factory=device.open, **FAST)
+    cameras.append(camera)
+    camera.read(timeout=1.0)
+    device.mode = "frozen"
+
+    time.sleep(0.8)
+    assert camera.status == "ok"
+
+    nodes["/dev/video99"] = False  # unplugged: OpenCV keeps repeating the last frame
+    assert wait_for(lambda: camera.status == "lost", 1.0)
+    assert "camera 99 keeps sending the same picture" in camera.last_error
+
+
+def test_identical_frames_from_a_file_or_url_count_as_lost(device, cameras):
+    camera = Camera("rtsp://gate/stream", capture_factory=device.open, **FAST)
+    cameras.append(camera)
+    camera.read(timeout=1.0)
+    device.mode = "frozen"
+
+    assert wait_for(lambda: camera.status == "lost", 2.0)
+    assert "keeps sending the same picture" in camera.last_error
 
 
 def test_frozen_detection_can_be_disabled(device, cameras):
@@ -231,6 +281,46 @@ def test_read_returning_false_means_lost(device, cameras):
     device.mode = "eof"
 
     assert wait_for(lambda: camera.status == "lost", 1.0)
+    assert camera.last_error == "camera 0 stopped sending frames: check its USB cable; retrying"
+
+
+def test_a_camera_that_wedges_every_capture_leaves_at_most_two_stuck(device, cameras):
+    device.mode = "wedge"  # plugged in, but every capture hangs after a few frames
+    camera = Camera(5, capture_factory=device.open, device_present=lambda: True, **FAST)
+    cameras.append(camera)
+
+    def grabbers() -> int:
+        return sum(t.name.startswith("camera 5 grabber") for t in threading.enumerate())
+
+    threads = captures = 0
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        threads = max(threads, grabbers())
+        captures = max(captures, sum(not c.released for c in device.captures))
+        time.sleep(0.02)
+
+    assert threads <= 2 and captures <= 2
+    assert len(device.captures) == 2
+    message = "camera 5 is stuck: unplug and replug it, or restart the kiosk"
+    assert wait_for(lambda: camera.last_error == message, 1.0)
+    assert camera.status == "lost"
+    with pytest.raises(CameraLost, match="camera 5 is stuck"):
+        camera.read()
+
+    device.mode = "live"
+    device.unhang.set()  # a replug makes the stuck read() calls return
+    assert wait_for(lambda: camera.status == "ok", 2.0)
+    assert all(c.released for c in device.captures[:2])
+
+
+def test_backoff_keeps_growing_while_captures_fail_after_a_few_frames(device, cameras):
+    device.mode = "wedge"
+    device.unhang.set()  # read() fails at once after the first frames instead of hanging
+    camera = make_camera(cameras, device)
+
+    assert wait_for(lambda: len(device.opened_at) >= 3, 3.0)
+    first, second, third = device.opened_at[:3]
+    assert third - second > 1.5 * (second - first)  # 0.5 s, then 1 s: frames never flowed long
     assert camera.last_error == "camera 0 stopped sending frames: check its USB cable; retrying"
 
 
