@@ -204,20 +204,29 @@ def _qr_decoder() -> tuple[str, str]:
 
 
 def _scanner(settings, hw) -> tuple[str, str]:
-    if hw is None and not settings.port:
+    if hw is not None:  # the simulated set has it open already, and ports are exclusive
+        if hw.scanner is None:
+            return FAIL, hw.problems.get("scanner", "not opened")
+        return OK, f"simulated scanner on {hw.sim.scanner.port}"
+    if not settings.port:
         return SKIP, "not configured (scanner.port is empty)"
-    port = hw.sim.scanner.port if hw is not None else settings.port
-    with SerialScanner(port, settings.baudrate):
+    with SerialScanner(settings.port, settings.baudrate):
         pass
-    return OK, f"{port} opened at {settings.baudrate} baud (scan a code on the kiosk to test)"
+    return OK, (f"{settings.port} opened at {settings.baudrate} baud "
+                "(scan a code on the kiosk to test)")
 
 
 def _modem(settings, hw) -> tuple[str, str]:
-    if hw is None and not settings.port:
+    if hw is not None:  # the simulated set has it open already, and ports are exclusive
+        if hw.modem is None:
+            return FAIL, hw.problems.get("modem", "not opened")
+        port, status = hw.sim.modem.port, hw.modem.check()
+    elif not settings.port:
         return SKIP, "not configured (modem.port is empty)"
-    port = hw.sim.modem.port if hw is not None else settings.port
-    with GsmModem(port, settings.baudrate) as modem:
-        status = modem.check()
+    else:
+        port = settings.port
+        with GsmModem(port, settings.baudrate) as modem:
+            status = modem.check()
     if not status.sim_ready:
         why = status.problem or "SIM not ready: insert the SIM card or remove its PIN lock"
         return FAIL, f"{port}: {why}"
