@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import os
 import re
 import threading
 import time
@@ -44,9 +45,15 @@ _JUNK = "".join(map(chr, range(33))) + "\x7f"  # stripped from both ends of ever
 _POLL = 0.1  # s: serial read timeout, so every wait re-checks its deadline this often
 _AT_TRIES = 3
 _URC_KEEP = 50
+_SETUP = ("ATE0", "AT+CMEE=1", "AT+CMGF=1", 'AT+CSCS="IRA"')  # after AT; all reset by a reboot
+_FINAL_ERRORS = ("+CMS ERROR:", "+CME ERROR:")
 
 _H_HW = "power-cycle the modem and check its power supply (2 A peaks)"
 _H_CABLE = "check its power supply (2 A peaks) and cable"
+_H_REFUSED = "the modem refused the SMS: check the SIM has credit and SMS service"
+_H_UNCONFIRMED = ("the network did not confirm the SMS and it may still arrive: check the "
+                  "signal and the SIM's credit")
+_H_IN_USE = "is in use by another program (is kiosk-core running? stop it first)"
 _HINTS = (  # (CME codes and CMS codes from 300 up, what to do)
     ((10, 310), "power the modem off, insert the SIM firmly and power it on"),
     ((11, 12, 16, 17, 18, 311, 312, 316, 317, 318), "remove the SIM's PIN lock in a phone"),
@@ -82,11 +89,17 @@ class ModemError(DeviceError):
 
     @classmethod
     def from_result(cls, line: str, port: str, command: str) -> ModemError:
-        """Explain a final error line (``ERROR``, ``+CMS ERROR: n``, ``+CME ERROR: n``)."""
+        """Explain a final error line (``ERROR``, ``+CMS ERROR: n``, ``+CME ERROR: n``).
+
+        A plain ``ERROR`` to ``AT+CMGS`` comes after the modem has just been set up again (see
+        :meth:`GsmModem.send_sms`), so what remains likely is the SIM's SMS service, not the
+        modem's state.
+        """
         kind, _, rest = line.partition(" ERROR:")
         if kind not in ("+CMS", "+CME"):
-            return cls(f"GSM modem on {port} answered {line} to {command}: "
-                       "check the SIM and signal with kiosk doctor")
+            sms = line == "ERROR" and command.startswith("AT+CMGS")
+            return cls(f"GSM modem on {port} answered {line} to {command}: " + (
+                _H_REFUSED if sms else "check the SIM and signal with kiosk doctor"))
         try:
             code: int | None = int(rest)
         except ValueError:  # verbose text (AT+CMEE=2) or noise
@@ -102,6 +115,13 @@ class ModemError(DeviceError):
 
 class ModemTimeout(ModemError):
     """The modem did not answer in time: unpowered, rebooting, or the wrong port or speed."""
+
+
+class SmsUnconfirmed(ModemTimeout):
+    """The text was submitted but the network never confirmed it: it may still arrive.
+
+    Callers must not resend automatically, or the police may get the alarm twice.
+    """
 
 
 @dataclass(frozen=True)
@@ -153,29 +173,49 @@ def split_text(text: str, limit: int = 153) -> list[str]:
 
 def _wrap(text: str, room: int) -> list[str]:
     parts: list[str] = []
-    line: str | None = None
+    line, used = None, 0  # the part being filled and its septets
     for word in text.split(" "):
-        while septets(word) > room:
+        start = 0
+        while (end := _fit(word, start, room)) < len(word):  # longer than a part: cut it
             if line is not None:
                 parts.append(line)
                 line = None
-            cut = next(i for i in range(len(word), 0, -1) if septets(word[:i]) <= room)
-            parts.append(word[:cut])
-            word = word[cut:]
-        if line is not None and septets(f"{line} {word}") > room:
+            parts.append(word[start:end])
+            start = end
+        word = word[start:]
+        size = septets(word)
+        if line is not None and used + 1 + size > room:
             parts.append(line)
             line = None
-        line = word if line is None else f"{line} {word}"
+        line, used = (word, size) if line is None else (f"{line} {word}", used + 1 + size)
     return [*parts, line] if line is not None else parts
+
+
+def _fit(word: str, start: int, room: int) -> int:
+    """Return where the longest run of ``word`` from ``start`` that fits in ``room`` septets ends.
+
+    Every character takes one or two septets, so only the next ``room`` characters are looked
+    at: cutting a long word then takes time in proportion to its length, not to its cube.
+    """
+    end = min(len(word), start + room)
+    excess = septets(word[start:end]) - room
+    while excess > 0:  # give back characters from the end until the run fits
+        end -= 1
+        excess -= septets(word[end])
+    return end
 
 
 class GsmModem:
     """Sends SMS through an AT-command modem; thread-safe, initialised on first use.
 
+    A device path is opened exclusively, so ``kiosk doctor`` cannot talk to the modem while the
+    core uses it: their commands would interleave and garble the alarm SMS.
+
     Args:
-        port: A device or pyserial URL (``/dev/ttyUSB0``, ``/dev/serial0``, ``loop://``,
-            ``spy:///dev/ttyUSB0`` to dump traffic on site), or an open pyserial-like object;
-            its read timeout is set to 0.1 s so that no wait can block forever.
+        port: A device path (``/dev/ttyUSB0``, ``/dev/serial0``, a :class:`os.PathLike`), a
+            pyserial URL (``loop://``, ``spy:///dev/ttyUSB0`` to dump traffic on site), or an
+            open pyserial-like object; its read timeout is set to 0.1 s so that no wait can
+            block forever.
         baudrate: The modem's speed; SIM800 autobauds, so the first ATs also set it.
         timeout: Seconds to wait for the answer to an ordinary command.
         send_timeout: Seconds to wait for the network to confirm an SMS (``+CMGS``).
@@ -183,38 +223,61 @@ class GsmModem:
 
     def __init__(self, port: Any, baudrate: int = 115200, *, timeout: float = 5.0,
                  send_timeout: float = 60.0) -> None:
-        self._url = port if isinstance(port, str) else None
-        self._serial: Any = None if isinstance(port, str) else port
-        self._name = str(port if self._url else getattr(port, "port", None) or port)
+        if isinstance(port, str | os.PathLike):
+            self._url: str | None = os.fspath(port)
+            self._serial: Any = None
+            self._name = self._url
+        else:
+            self._url, self._serial = None, port
+            self._name = str(getattr(port, "port", None) or port)
         self._baudrate = baudrate
         self._timeout = timeout
         self._send_timeout = send_timeout
         self._ready = False
+        self._reboots = 0  # RDY lines seen, so that a reboot during set-up is noticed
         self._buf = bytearray()
         self._lock = threading.RLock()
         self.unsolicited: deque[str] = deque(maxlen=_URC_KEEP)
 
     def open(self) -> None:
-        """Open the port if needed and set the modem up: echo off, numeric errors, text mode."""
+        """Open the port if needed and set the modem up: echo off, numeric errors, text mode.
+
+        A modem that reboots (``RDY``) while being set up has forgotten the settings made
+        before, so it is set up once more; a second reboot means its supply is failing.
+        """
         with self._lock:
             if self._ready:
                 return
             if self._serial is None:
+                exclusive = {} if "://" in self._url else {"exclusive": True}  # a device path
                 try:
                     self._serial = serial.serial_for_url(
-                        self._url, self._baudrate, timeout=_POLL, write_timeout=self._timeout)
+                        self._url, self._baudrate, timeout=_POLL, write_timeout=self._timeout,
+                        **exclusive)
                 except (serial.SerialException, OSError, ValueError) as exc:
                     raise self._port_error(exc, "open") from exc
                 self._buf.clear()
             elif self._url is None and hasattr(self._serial, "timeout"):
                 self._serial.timeout = _POLL
-            self._hello()
-            for command in ("ATE0", "AT+CMEE=1", "AT+CMGF=1", 'AT+CSCS="IRA"'):
-                self._exchange(command)
-            self._ready = True
+            for _ in range(2):
+                reboots = self._reboots
+                self._hello()
+                for command in _SETUP:
+                    self._exchange(command)
+                if self._reboots == reboots:
+                    self._ready = True
+                    return
+            raise ModemError(f"GSM modem on {self._name} rebooted twice while being set up: "
+                             f"{_H_HW}")
 
     def send_sms(self, number: str, text: str) -> int:
         """Send one SMS and return the message reference the network gave it.
+
+        A plain ``ERROR`` or no answer means the modem's state is unknown: SIM800 autobauds and
+        then prints no ``RDY``, so a brown-out leaves it silently in PDU mode with echo on. If
+        that happens before the text is submitted with Ctrl-Z, the modem is set up again and
+        the SMS tried once more. After Ctrl-Z the SMS may be out, so a failure is reported,
+        never retried (the modem is set up again on the next use): a retry could send it twice.
 
         Raises:
             ValueError: The number is not ``+`` and 3-20 digits, or the text needs more than
@@ -232,23 +295,20 @@ class GsmModem:
                              f"{SMS_SEPTETS}: shorten it or send split_text() parts")
         command = f'AT+CMGS="{number}"'
         with self._lock:
-            self._prepare()
-            try:
-                self._exchange(command, prompt=True)
-            except ModemError:
-                with contextlib.suppress(ModemError):
-                    self._write(b"\x1b")  # leave text entry if the modem is still in it
-                raise
-            self._write(body.encode("ascii") + b"\x1a")
-            echo = [s.strip(_JUNK) for s in body.split("\n") if s.strip(_JUNK)]
-            info = self._collect(command, "+CMGS:", self._send_timeout, echo,
-                                 hint="the network did not confirm it: check signal and credit")
-        references = [r.split(",")[0].strip() for r in info]  # +CMGS: <mr>[,<scts>]
-        reference = next((r for r in references if r.isdecimal()), None)
-        if reference is None:
-            raise ModemError(f"GSM modem on {self._name} confirmed the SMS without a valid "
-                             f"+CMGS reference ({info}): {_H_HW}")
-        return int(reference)
+            for attempt in range(2):
+                self._prepare()
+                try:
+                    self._exchange(command, prompt=True)
+                    break
+                except ModemError as exc:
+                    with contextlib.suppress(ModemError):
+                        self._write(b"\x1b")  # leave text entry: nothing is sent without Ctrl-Z
+                    if attempt or exc.code is not None:  # a coded refusal: the state is known
+                        raise
+                    log.warning("%s; setting the modem up again to retry the SMS once", exc)
+                    self._ready = False
+            self._write(body.encode("ascii") + b"\x1a")  # from here on it may go out
+            return self._confirm(command, body)
 
     def check(self) -> ModemStatus:
         """Ask for SIM, registration, signal and operator, for ``kiosk doctor``.
@@ -293,6 +353,45 @@ class GsmModem:
             self._drain()  # a "RDY" waiting here means the modem rebooted: set it up again
         self.open()
 
+    def _confirm(self, command: str, body: str) -> int:
+        """Wait for ``+CMGS: <mr>`` after Ctrl-Z and return the reference.
+
+        Only ``+CMGS`` or a final error ends the wait: an early stray ``OK`` (line noise, or
+        left over from an abandoned command) is no answer, and taking it for one would report
+        a sent SMS as failed and invite a duplicate. Echoed text is dropped as in
+        :meth:`_collect`.
+        """
+        deadline = time.monotonic() + self._send_timeout
+        echo = [s.strip(_JUNK) for s in body.split("\n") if s.strip(_JUNK)]
+        reference, garbled = None, []
+        while (line := self._read_line(deadline)) is not None:
+            if echo and line == echo[0]:
+                echo.pop(0)
+            elif line.startswith("+CMGS:") and reference is None:  # +CMGS: <mr>[,<scts>]
+                echo, mr = [], line[6:].split(",")[0].strip()
+                if mr.isascii() and mr.isdecimal():
+                    reference = int(mr)  # sent: wait only briefly for the OK that follows
+                    deadline = min(deadline, time.monotonic() + self._timeout)
+                else:
+                    garbled.append(line)
+            elif line == "OK" and (reference is not None or garbled):
+                if reference is None:
+                    raise ModemError(f"GSM modem on {self._name} confirmed the SMS without a "
+                                     f"valid +CMGS reference ({garbled}): {_H_HW}")
+                return reference
+            elif line == "ERROR" or line.startswith(_FINAL_ERRORS):
+                if reference is not None:  # the SMS is out whatever follows
+                    self._note(line)
+                    return reference
+                raise self._refused(line, command)
+            else:
+                self._note(line)
+        if reference is not None:
+            return reference
+        self._ready = False
+        raise SmsUnconfirmed(f"GSM modem on {self._name} did not answer {command} within "
+                             f"{self._send_timeout:g} s: {_H_UNCONFIRMED}")
+
     def _ask(self, command: str, prefix: str) -> tuple[str, ModemError | None]:
         try:
             return (self._exchange(command, prefix) or [""])[-1], None
@@ -320,11 +419,12 @@ class GsmModem:
                              [command], prompt=prompt)
 
     def _collect(self, command: str, prefix: str | None, timeout: float, echo: list[str],
-                 *, prompt: bool = False, hint: str = _H_CABLE) -> list[str]:
+                 *, prompt: bool = False) -> list[str]:
         """Read lines up to the final result code (or the ``>`` prompt), keeping the info lines.
 
         Echoed lines are dropped only before the first real answer, so a text that reads "OK"
-        cannot pass for the result. Anything unexpected is an unsolicited line.
+        cannot pass for the result. Anything unexpected is an unsolicited line. A plain error
+        or no answer leaves the modem's state unknown, so it is set up again on the next use.
         """
         deadline, info, echo = time.monotonic() + timeout, [], list(echo)
         while (line := self._read_line(deadline, prompt)) is not None:
@@ -334,15 +434,27 @@ class GsmModem:
                 return info
             elif line == "OK" and not prompt:
                 return info
-            elif line in ("OK", "ERROR") or line.startswith(("+CMS ERROR:", "+CME ERROR:")):
-                raise ModemError.from_result(line, self._name, command)
+            elif line in ("OK", "ERROR") or line.startswith(_FINAL_ERRORS):
+                raise self._refused(line, command)
             elif prefix and line.startswith(prefix):
                 info.append(line[len(prefix):].strip())
                 echo = []
             else:
                 self._note(line)
+        self._ready = False
         raise ModemTimeout(f"GSM modem on {self._name} did not answer {command} within "
-                           f"{timeout:g} s: {hint}")
+                           f"{timeout:g} s: {_H_CABLE}")
+
+    def _refused(self, line: str, command: str) -> ModemError:
+        """Explain a final error; one without a code may mean a silent reboot, so set up again.
+
+        With ``AT+CMEE=1`` in effect the modem refuses with a numbered error, so a bare
+        ``ERROR`` (or an ``OK`` where a prompt was due) says the settings may be gone.
+        """
+        error = ModemError.from_result(line, self._name, command)
+        if error.code is None:
+            self._ready = False
+        return error
 
     def _read_line(self, deadline: float, prompt: bool = False) -> str | None:
         """Return the next non-blank line, ``">"`` for a prompt, or None at the deadline."""
@@ -378,6 +490,7 @@ class GsmModem:
         self.unsolicited.append(line)
         if line == "RDY":  # rebooted (often a power dip): echo and text mode are reset
             self._ready = False
+            self._reboots += 1
 
     def _fill(self, block: bool = True) -> None:
         try:
@@ -385,16 +498,21 @@ class GsmModem:
             if waiting or block:
                 self._buf += self._serial.read(waiting or 1)
         except (serial.SerialException, OSError) as exc:
+            self._ready = False
             raise self._port_error(exc, "read from") from exc
 
     def _write(self, data: bytes) -> None:
         try:
             self._serial.write(data)
         except (serial.SerialException, OSError) as exc:
+            self._ready = False
             raise self._port_error(exc, "write to") from exc
 
     def _port_error(self, exc: Exception, action: str) -> ModemError:
-        if getattr(exc, "errno", None) == errno.EACCES:
+        code = getattr(exc, "errno", None)
+        if action == "open" and code in (errno.EAGAIN, errno.EWOULDBLOCK):  # exclusive lock
+            return ModemError(f"GSM modem port {self._name} {_H_IN_USE}")
+        if code == errno.EACCES:
             hint = "permission denied: add the kiosk user to the dialout group and log in again"
         elif action == "open":
             hint = ("is the modem plugged in and powered? For the Pi UART enable the serial port "

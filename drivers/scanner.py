@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import os
 import time
 import unicodedata
@@ -38,6 +39,8 @@ class ScannerError(DeviceError):
 
 
 def _open_hint(exc: OSError) -> str:
+    if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):  # another holder of the exclusive lock
+        return "is in use by another program (is kiosk-core running? stop it first)"
     if exc.errno == errno.ENOENT:
         return "not found: check its USB cable, or the scanner port in the config"
     if exc.errno in (errno.EACCES, errno.EPERM):
@@ -68,13 +71,14 @@ class SerialScanner:
     Args:
         port: An open pyserial-like port (left open by :meth:`close`, its owner closes it),
             or a device name or pyserial URL (``/dev/serial0``, ``loop://``) that is opened
-            here and closed by :meth:`close`. The scanner sets the port's ``timeout``.
+            here and closed by :meth:`close`. The scanner sets the port's ``timeout``. A
+            device is opened exclusively: two readers of one port would each get some codes.
         baudrate: Used only when opening ``port``; 9600 is the modules' factory setting.
         max_length: Longest line accepted, in bytes. QR payloads we issue are far shorter,
             so anything longer is noise or a stuck scanner and is discarded.
 
     Raises:
-        ScannerError: The port cannot be opened.
+        ScannerError: The port cannot be opened, or another program has it open.
     """
 
     def __init__(self, port: Any, baudrate: int = 9600, *, max_length: int = 1024) -> None:
@@ -83,8 +87,9 @@ class SerialScanner:
         self._discarding = False  # inside an over-long line: drop until the next terminator
         if isinstance(port, str | os.PathLike):
             port = self._name = os.fspath(port)
+            exclusive = {} if "://" in port else {"exclusive": True}  # a device, not a URL
             try:
-                self._port = serial.serial_for_url(port, baudrate, timeout=0)
+                self._port = serial.serial_for_url(port, baudrate, timeout=0, **exclusive)
             except ValueError as exc:  # unknown URL scheme, bad baud rate
                 msg = f"QR scanner port {port!r} is invalid ({exc}): fix the config"
                 raise ScannerError(msg) from exc
@@ -99,11 +104,16 @@ class SerialScanner:
 
         The timeout covers the whole call, however the bytes trickle in. Bytes of an
         unfinished line stay buffered for the next call, so polling with short timeouts
-        never loses part of a code.
+        never loses part of a code. There is no "wait forever": a reader blocked with no
+        timeout could not be stopped, so the kiosk's shutdown would hang until it is killed.
 
         Raises:
+            ValueError: ``timeout`` is None or not a finite number of seconds.
             ScannerError: The port failed while reading (scanner unplugged).
         """
+        if not isinstance(timeout, int | float) or not math.isfinite(timeout):
+            raise ValueError(f"timeout must be a number of seconds, not {timeout!r}: poll "
+                             "with a short timeout in a loop to wait for a code")
         deadline = time.monotonic() + timeout
         while (code := self._take_line()) is None:
             remaining = deadline - time.monotonic()

@@ -151,8 +151,11 @@ class Alarms:
         return [dict(row) for row in rows]
 
     def record_sms(self, sms_id: int, *, reference: int | None = None,
-                   error: str | None = None) -> str:
-        """Record one send attempt; after MAX_SMS_ATTEMPTS failures the SMS is ``failed``."""
+                   error: str | None = None, final: bool = False) -> str:
+        """Record one send attempt; after MAX_SMS_ATTEMPTS failures the SMS is ``failed``.
+
+        ``final`` ends the retries at once: for an SMS that may have gone out unconfirmed.
+        """
         now = self.now().isoformat()
         with self.store.transaction() as conn:
             row = conn.execute("SELECT * FROM sms WHERE id = ?", (sms_id,)).fetchone()
@@ -160,7 +163,7 @@ class Alarms:
             if error is None:
                 status = "sent"
             else:
-                status = "failed" if attempts >= MAX_SMS_ATTEMPTS else "pending"
+                status = "failed" if final or attempts >= MAX_SMS_ATTEMPTS else "pending"
             conn.execute("UPDATE sms SET status = ?, attempts = ?, reference = ?, error = ?, "
                          "updated_at = ? WHERE id = ?",
                          (status, attempts, reference, error, now, sms_id))

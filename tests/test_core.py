@@ -303,3 +303,28 @@ def test_corrupt_database_is_set_aside_and_the_guard_told(post, tmp_path):
     assert Path(core.status.database_recovered_from).exists()
     assert p.relay("lights") is True  # the post carries on
     assert any("Database rusak disisihkan" in e["text"] for e in core.logbook.entries())
+
+
+def test_unconfirmed_sms_is_not_resent(post):
+    p = post(at(10, 0))
+    core = p.start()
+    core.hw.modem._send_timeout = 0.3
+    core.hw.sim.modem.send_delay = 1.0  # the network confirms after the driver gave up
+    alarm = core.raise_alarm("disaster", actor="Budi")
+    core.send_pending_sms()
+    (sms,) = core.alarms.sms_for(alarm.id)
+    assert sms["status"] == "failed" and sms["attempts"] == 1
+    assert "may still arrive" in sms["error"]
+    time.sleep(1.2)
+    core._sms_next_try.clear()
+    core.send_pending_sms()
+    assert len(core.hw.sim.modem.sent) == 1  # delivered once, never twice
+
+
+def test_core_holds_the_modem_port_from_the_start(post):
+    from drivers.modem import GsmModem, ModemError
+
+    p = post(at(10, 0))
+    core = p.start()
+    with pytest.raises(ModemError, match="in use by another program"):
+        GsmModem(core.hw.sim.modem.port).open()

@@ -1,6 +1,8 @@
 """GsmModem against SimulatedModem on a real pty: pyserial's own code runs on both ends."""
 
 import errno
+import pathlib
+import re
 import threading
 import time
 
@@ -9,6 +11,7 @@ import serial
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import drivers.modem
 from drivers.errors import DeviceError
 from drivers.modem import (
     SMS_SEPTETS,
@@ -22,7 +25,10 @@ from drivers.modem import (
 from drivers.sim.modem import BOOT_URCS, SimulatedModem
 
 NUMBER = "+6281234567890"
+CMGS = f'AT+CMGS="{NUMBER}"'
 URC = '+CMTI: "SM",3'
+IN_USE = "is in use by another program (is kiosk-core running? stop it first)"
+REFUSED = "the modem refused the SMS: check the SIM has credit and SMS service"
 
 
 @pytest.fixture
@@ -120,15 +126,93 @@ def test_reboot_is_noticed_and_the_modem_set_up_again(rig):
     assert sim.text_mode and not sim.echo
 
 
-def test_unannounced_reboot_gives_plain_error_with_no_code(rig):
+def test_unannounced_reboot_is_set_up_again_and_the_sms_retried_once(rig, caplog):
     sim, modem = rig()
     modem.send_sms(NUMBER, "satu")
-    sim.reboot(announce=False)  # PDU mode again, so AT+CMGS="..." is an ERROR
+    sim.reboot(announce=False)  # SIM800 on autobaud prints no RDY: PDU mode, echo on again
+    commands = []
+    sim.on_command = commands.append
+    assert modem.send_sms(NUMBER, "dua") == 2
+    assert sim.sent == [(NUMBER, "satu"), (NUMBER, "dua")]
+    assert sim.text_mode and not sim.echo and sim.errors_numeric
+    assert commands == [CMGS, "AT", "ATE0", "AT+CMEE=1", "AT+CMGF=1", 'AT+CSCS="IRA"', CMGS]
+    assert "setting the modem up again to retry the SMS once" in caplog.text
+    assert modem.send_sms(NUMBER, "tiga") == 3  # and in step from then on
+
+
+def test_a_modem_that_keeps_refusing_is_retried_once_then_the_sim_is_blamed(rig):
+    sim, modem = rig()
+    commands = []
+
+    def refuse_sms(line):
+        commands.append(line)
+        if line.startswith("AT+CMGS"):
+            sim.text_mode = False  # so it answers a bare ERROR however often it is set up
+
+    sim.on_command = refuse_sms
     with pytest.raises(ModemError) as caught:
         modem.send_sms(NUMBER, "dua")
     assert caught.value.code is None
-    assert "answered ERROR to AT+CMGS" in str(caught.value)
-    assert "\n" not in str(caught.value)
+    assert str(caught.value) == f"GSM modem on {sim.port} answered ERROR to {CMGS}: {REFUSED}"
+    assert commands.count(CMGS) == 2 and "AT+CMGF=1" in commands[commands.index(CMGS):]
+    assert sim.sent == []
+
+
+def test_plain_error_to_the_text_is_not_retried_and_the_modem_set_up_again(rig):
+    sim, modem = rig(cms_error=38)
+    modem.open()
+    sim.errors_numeric = False  # a bare ERROR: AT+CMEE=1 is gone, so the settings may be too
+    commands = []
+    sim.on_command = commands.append
+    with pytest.raises(ModemError) as caught:
+        modem.send_sms(NUMBER, "satu")
+    assert str(caught.value).endswith(f"answered ERROR to {CMGS}: {REFUSED}")
+    assert "signal" not in str(caught.value)
+    assert commands == [CMGS]  # after Ctrl-Z the SMS may be out: never sent again
+    sim.cms_error = None
+    assert modem.send_sms(NUMBER, "dua") == 1
+    assert sim.errors_numeric and sim.sent == [(NUMBER, "dua")]
+
+
+def test_brown_out_after_the_text_is_reported_never_resent_and_then_recovered(rig):
+    sim, modem = rig(send_timeout=0.5)
+    modem.open()
+
+    def brown_out(number, text):
+        sim.on_sms = None
+        sim.reboot(announce=False)  # out on the air, but never confirmed
+
+    sim.on_sms = brown_out
+    with pytest.raises(ModemTimeout) as caught:
+        modem.send_sms(NUMBER, "satu")
+    assert str(caught.value) == (f"GSM modem on {sim.port} did not answer {CMGS} within 0.5 s: "
+                                 "the network did not confirm the SMS and it may still arrive: "
+                                 "check the signal and the SIM's credit")
+    assert sim.sent == [(NUMBER, "satu")]  # a retry would have sent it twice
+    assert modem.send_sms(NUMBER, "dua") == 2  # the timeout made it set the modem up again
+    assert sim.sent == [(NUMBER, "satu"), (NUMBER, "dua")]
+
+
+def test_reboot_while_being_set_up_is_set_up_once_more(rig):
+    sim, modem = rig()
+
+    def brown_out(line):
+        if line == 'AT+CSCS="IRA"':
+            sim.on_command = None
+            sim.reboot()  # RDY: ATE0, AT+CMEE and AT+CMGF before it are undone
+
+    sim.on_command = brown_out
+    modem.open()
+    assert "RDY" in modem.unsolicited
+    assert sim.text_mode and not sim.echo and sim.errors_numeric
+    assert modem.send_sms(NUMBER, "satu") == 1
+
+
+def test_a_modem_that_reboots_at_every_set_up_is_blamed_on_its_supply(rig):
+    sim, modem = rig()
+    sim.on_command = lambda line: line == 'AT+CSCS="IRA"' and sim.reboot()
+    with pytest.raises(ModemError, match="rebooted twice while being set up: power-cycle"):
+        modem.open()
 
 
 def test_concurrent_senders_are_serialised(rig):
@@ -146,6 +230,29 @@ def test_concurrent_senders_are_serialised(rig):
         thread.join()
     assert sorted(references) == [1, 2, 3, 4, 5, 6]
     assert sorted(text for _, text in sim.sent) == ["a 0", "a 1", "a 2", "b 0", "b 1", "b 2"]
+
+
+def test_a_path_object_is_a_port_name(rig):
+    sim = SimulatedModem()
+    try:
+        with GsmModem(pathlib.Path(sim.port), timeout=1.0) as modem:
+            assert modem.send_sms(NUMBER, "jalur") == 1
+    finally:
+        sim.close()
+
+
+def test_a_port_in_use_by_another_driver_is_refused_not_shared(rig):
+    sim, modem = rig()
+    modem.open()
+    other = GsmModem(sim.port, timeout=1.0)  # kiosk doctor while the core holds the modem
+    with pytest.raises(ModemError) as caught:
+        other.check()
+    assert str(caught.value) == f"GSM modem port {sim.port} {IN_USE}"
+    assert not isinstance(caught.value, ModemTimeout)
+    assert modem.send_sms(NUMBER, "tetap") == 1
+    modem.close()
+    assert other.send_sms(NUMBER, "giliran") == 2
+    other.close()
 
 
 def test_an_open_port_object_is_used_and_left_open(rig):
@@ -217,9 +324,10 @@ def test_network_that_never_confirms_times_out_after_send_timeout(rig):
     assert 0.35 <= time.monotonic() - started < 1.0
 
 
-def test_missing_port_says_what_to_check(tmp_path):
+@pytest.mark.parametrize("kind", [str, pathlib.Path])
+def test_missing_port_says_what_to_check(tmp_path, kind):
     missing = str(tmp_path / "ttyUSB7")
-    modem = GsmModem(missing)
+    modem = GsmModem(kind(missing))
     with pytest.raises(ModemError) as caught:
         modem.send_sms(NUMBER, "x")
     message = str(caught.value)
@@ -344,6 +452,29 @@ def test_split_text_cuts_a_word_longer_than_a_part():
     assert "".join(p.rsplit(" ", 1)[0] for p in parts) == "y" * 400
 
 
+def test_split_text_cuts_a_very_long_word_in_linear_time(monkeypatch):
+    word = "abcdefg[" * 2500  # 20,000 characters, one in eight taking two septets
+    counted = [0]
+
+    def counting_septets(text):
+        counted[0] += len(text)
+        assert counted[0] <= 10 * len(word), "split_text rescans the word for every cut"
+        return septets(text)
+
+    monkeypatch.setattr(drivers.modem, "septets", counting_septets)
+    parts = split_text(word)
+    total = len(parts)
+    assert total == 158  # 22,500 septets at 143 a part
+    bodies = []
+    for i, part in enumerate(parts, 1):
+        assert septets(part) <= 153
+        body, suffix = part.rsplit(" ", 1)
+        assert suffix == f"({i}/{total})"
+        bodies.append(body)
+    assert "".join(bodies) == word
+    assert all(septets(body) >= 152 - len(f" ({total}/{total})") for body in bodies[:-1])
+
+
 def test_split_parts_can_be_sent(rig):
     sim, modem = rig()
     text = "Alarm panik di pos jaga utama. " * 8
@@ -364,7 +495,7 @@ protocolish = st.sampled_from([
 @pytest.mark.parametrize(("line", "outcome"), [
     (b"+CMGS: \xb2", 1),  # a superscript digit is no reference; the real one still counts
     (b"> ", 1),
-    (b"OK", None),  # "OK" before any +CMGS: sent, but the reference is unknown
+    (b"OK", 1),  # a stray "OK" before +CMGS is not the answer: the SMS went out
     (b"+CMS ERROR: zz", None),
     (b"+CME ERROR: 99999999999999999999", 99999999999999999999),
 ])
@@ -384,11 +515,19 @@ def test_odd_lines_around_the_reference(rig, line, outcome):
 garbage = st.lists(st.one_of(st.binary(max_size=30), protocolish), max_size=4)
 
 
+def _fakes_an_answer(noise):
+    """Whether the noise holds a line the modem could mean: a final error or a +CMGS."""
+    lines = (line.decode("latin-1").strip("".join(map(chr, range(33))) + "\x7f")
+             for item in noise for line in re.split(rb"[\r\n]", bytes(item)))
+    return any(line == "ERROR" or line.startswith(("+CMS ERROR", "+CME ERROR", "+CMGS:"))
+               for line in lines)
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(garbage, garbage, garbage)
-def test_garbage_lines_from_the_modem_only_ever_raise_modem_error(at_open, at_send, at_check):
+def test_garbage_lines_never_report_a_sent_sms_as_failed(at_open, at_send, at_check):
     with SimulatedModem() as sim:
-        modem = GsmModem(sim.port, timeout=0.2, send_timeout=0.2)
+        modem = GsmModem(sim.port, timeout=0.2, send_timeout=1.0)
         sim.noise = list(at_open)
         try:
             modem.open()
@@ -396,9 +535,11 @@ def test_garbage_lines_from_the_modem_only_ever_raise_modem_error(at_open, at_se
             pass
         sim.noise = list(at_send)
         try:
-            assert isinstance(modem.send_sms(NUMBER, "acak"), int)
+            reference = modem.send_sms(NUMBER, "acak")
         except ModemError:
-            pass
+            reference = None
+        if sim.sent and not _fakes_an_answer(at_send):
+            assert reference == 1, "a sent SMS was reported failed: it would be sent again"
         sim.noise = list(at_check)
         try:
             status = modem.check()

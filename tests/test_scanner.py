@@ -159,6 +159,26 @@ def test_unplugged_scanner_raises_actionable_error(sim, scanner):
         scanner.read_code(1)
 
 
+def test_a_port_in_use_by_another_reader_is_refused_not_shared(sim, scanner):
+    # kiosk doctor while the core reads: each would get some of the codes
+    message = f"QR scanner port {sim.port} is in use by another program (is kiosk-core running? "
+    with pytest.raises(ScannerError, match=re.escape(message + "stop it first)") + "$"):
+        SerialScanner(sim.port)
+    sim.scan("INV-11")
+    assert scanner.read_code(1) == "INV-11"
+    scanner.close()
+    with SerialScanner(sim.port) as second:  # free again once the first one let go
+        sim.scan("INV-12")
+        assert second.read_code(1) == "INV-12"
+
+
+@pytest.mark.parametrize("timeout", [None, float("nan"), float("inf"), "1"])
+def test_read_without_a_finite_timeout_is_refused(scanner, timeout):
+    # waiting forever could not be interrupted: the kiosk would hang on shutdown
+    with pytest.raises(ValueError, match="^timeout must be a number of seconds"):
+        scanner.read_code(timeout)
+
+
 def test_missing_port_raises_actionable_error():
     with pytest.raises(ScannerError, match="/dev/ttyNOPE9 not found: check its USB cable"):
         SerialScanner("/dev/ttyNOPE9")

@@ -44,7 +44,11 @@ class SimulatedModem(PtyPeer):
         signal: What ``AT+CSQ`` reports (0-31, 99 unknown).
         registered: Whether ``AT+CREG?`` reports the home network.
         operator: What ``AT+COPS?`` names.
-        on_sms: Called with ``(number, text)`` for each SMS sent, on the modem's thread.
+        on_sms: Called with ``(number, text)`` for each SMS sent, on the modem's thread,
+            before it is confirmed: a :meth:`reboot` from here sends it but never confirms it,
+            as a brown-out at the 2 A transmit peak does.
+        on_command: Called with each command line before it is answered, on the modem's
+            thread: to count commands, or to reboot or change a setting at an exact step.
 
     Attributes:
         sent: ``(number, text)`` of every SMS sent, in order.
@@ -58,18 +62,19 @@ class SimulatedModem(PtyPeer):
                  silent: bool = False, prompt_delay: float = 0.0, send_delay: float = 0.0,
                  split_writes: bool = False, signal: int = 20, registered: bool = True,
                  operator: str = "TELKOMSEL",
-                 on_sms: Callable[[str, str], None] | None = None) -> None:
+                 on_sms: Callable[[str, str], None] | None = None,
+                 on_command: Callable[[str], None] | None = None) -> None:
         self.echo, self.boot_urcs, self.deaf_commands = echo, list(boot_urcs), deaf_commands
         self.urc_inside_response, self.urc = urc_inside_response, '+CMTI: "SM",3'
         self.cms_error, self.cme_error, self.silent = cms_error, cme_error, silent
         self.prompt_delay, self.send_delay = prompt_delay, send_delay
         self.split_writes = split_writes
         self.signal, self.registered, self.operator = signal, registered, operator
-        self.on_sms = on_sms
+        self.on_sms, self.on_command = on_sms, on_command
         self.sent: list[tuple[str, str]] = []
         self.noise: list[bytes | str] = []
         self.text_mode, self.errors_numeric, self.charset = False, False, "IRA"
-        self._booted, self._reference = False, 0
+        self._booted, self._reference, self._boots = False, 0, 0
         self._line, self._number = bytearray(), ""
         self._text: bytearray | None = None  # the SMS being typed after the prompt
         self._out_lock = threading.RLock()
@@ -81,8 +86,12 @@ class SimulatedModem(PtyPeer):
         self._send_line(line)
 
     def reboot(self, *, announce: bool = True) -> None:
-        """Restart as after a power dip: echo on, PDU mode, and ``RDY`` etc. if ``announce``."""
+        """Restart as after a power dip: echo on, PDU mode, and ``RDY`` etc. if ``announce``.
+
+        An SMS being sent meanwhile is never confirmed; SIM800 on autobaud announces nothing.
+        """
         with self._out_lock:
+            self._boots += 1  # an SMS in progress is never confirmed
             self.echo, self.text_mode, self.errors_numeric, self._text = True, False, False, None
             self._line.clear()
             for line in (self.boot_urcs or BOOT_URCS) if announce else ():
@@ -118,6 +127,8 @@ class SimulatedModem(PtyPeer):
         if self.deaf_commands > 0:
             self.deaf_commands -= 1
             return
+        if self.on_command is not None:
+            self.on_command(line)
         upper = line.upper()
         if upper in ("AT", "ATE0", "ATE1"):
             self.echo = self.echo if upper == "AT" else upper == "ATE1"
@@ -165,7 +176,10 @@ class SimulatedModem(PtyPeer):
             self._text.append(byte)
 
     def _submit(self, text: str) -> None:
+        boots = self._boots
         self._wait(self.send_delay)
+        if self._boots != boots:  # rebooted while the network took its time: lost, unanswered
+            return
         if self.cms_error is not None:
             self._reply(f"+CMS ERROR: {self.cms_error}" if self.errors_numeric else "ERROR")
             return
@@ -174,7 +188,8 @@ class SimulatedModem(PtyPeer):
         log.info("simulated modem sent SMS %d to %s: %s", self._reference, self._number, text)
         if self.on_sms is not None:
             self.on_sms(self._number, text)
-        self._reply(f"+CMGS: {self._reference}", "OK")
+        if self._boots == boots:
+            self._reply(f"+CMGS: {self._reference}", "OK")
 
     def _prompt(self) -> None:
         if self.urc_inside_response:

@@ -21,6 +21,7 @@ from typing import Any
 
 from drivers.buzzer import BuzzerPattern
 from drivers.errors import DeviceError
+from drivers.modem import SmsUnconfirmed
 from kiosk import schedule
 from kiosk.alarms import Alarms
 from kiosk.auth import Guards, Sessions
@@ -127,6 +128,7 @@ class Core:
         for device, problem in self.hw.problems.items():
             self._log("perangkat", f"{device} tidak tersedia: {problem}")
         self._wire_button()
+        self._open_modem()
         self.reconcile()
         for target, name in ((self._loop, "core-loop"), (self._sms_loop, "core-sms")):
             thread = threading.Thread(target=target, name=name, daemon=True)
@@ -341,6 +343,17 @@ class Core:
         button.when_held = lambda: raise_for("hold")
         button.when_presses = lambda count: raise_for(f"presses:{count}")
 
+    def _open_modem(self) -> None:
+        """Take the modem's port now, so no other program holds it when an alarm comes."""
+        modem = self.hw.modem if self.hw else None
+        if modem is None:
+            return
+        try:
+            modem.open()
+        except DeviceError as exc:  # not fatal: each SMS tries again, and the guard is told
+            self.status.devices["modem"] = str(exc)
+            self._log("perangkat", f"modem tidak tersedia: {exc}")
+
     def _raise_from_button(self, code: str) -> None:
         self.alarms.raise_alarm(code, source="panic_button", actor="tombol darurat")
         self.reconcile()
@@ -378,6 +391,9 @@ class Core:
                 continue
             try:
                 reference = modem.send_sms(sms["number"], sms["text"])
+            except SmsUnconfirmed as exc:  # may have gone out: a resend could double it
+                self.alarms.record_sms(sms["id"], error=str(exc), final=True)
+                continue
             except (DeviceError, ValueError) as exc:
                 status = self.alarms.record_sms(sms["id"], error=str(exc))
                 if status == "pending":
