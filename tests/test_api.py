@@ -255,3 +255,26 @@ def test_unix_socket_is_group_only(tmp_path):
         proc.terminate()
         proc.communicate(timeout=10)
     assert proc.returncode == 0
+
+
+def test_serial_scanner_codes_reach_the_api(api):
+    assert api.get("/api/v1/scanner").json() == {"codes": []}
+    assert api.post("/api/v1/sim/scan", json={"code": "GK1:INV:ABCDEFGHJKLM"}).status_code == 200
+    deadline = time.monotonic() + 5
+    codes = []
+    while time.monotonic() < deadline and not codes:
+        codes = api.get("/api/v1/scanner").json()["codes"]
+        time.sleep(0.05)
+    assert [c["code"] for c in codes] == ["GK1:INV:ABCDEFGHJKLM"]
+    seq = codes[0]["seq"]
+    assert api.get("/api/v1/scanner", params={"after": seq}).json() == {"codes": []}
+
+
+def test_sim_controls_drive_the_simulated_devices(api):
+    assert api.post("/api/v1/sim/temperature", json={"celsius": 38.2}).status_code == 200
+    assert api.post("/api/v1/temperature").json()["ok"] is False
+    state = api.get("/api/v1/sim/state").json()
+    assert state["relays"] == {"lights": True, "gate_lock": False}
+    assert state["temperature_c"] == 38.2 and state["buzzer"] is False
+    assert api.post("/api/v1/sim/temperature", json={"celsius": 99}).status_code == 422
+    assert api.post("/api/v1/sim/button", json={"action": "wiggle"}).status_code == 422

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from drivers.errors import DeviceError
 from kiosk.alarms import AlarmError
 from kiosk.auth import AuthError, Guard, LockedOut
+from kiosk.core.devices_api import router as devices_router
 from kiosk.schedule import next_change
 from kiosk.watchlist import Conflict, GuestError, Invalid, NotAllowed, NotFound
 
@@ -219,6 +220,7 @@ def create_app(core) -> FastAPI:
     from kiosk.core.visits_api import router as visits_router  # it imports this module
 
     app.include_router(visits_router)
+    app.include_router(devices_router)
 
     @app.exception_handler(LockedOut)
     def _locked(request: Request, exc: LockedOut):

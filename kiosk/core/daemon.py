@@ -41,6 +41,26 @@ SMS_RETRY_SECONDS = (5, 15, 60, 300)  # waits after the 1st, 2nd, ... failed att
 RELAY_WORDS = {True: "ON", False: "OFF"}
 
 
+class ScannedCodes:
+    """The last codes read by the serial scanner, numbered so a poller never sees one twice."""
+
+    KEEP = 20
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._codes: list[tuple[int, str, str]] = []
+        self._seq = 0
+
+    def add(self, code: str, at: dt.datetime) -> None:
+        with self._lock:
+            self._seq += 1
+            self._codes = [*self._codes[-(self.KEEP - 1):], (self._seq, code, at.isoformat())]
+
+    def after(self, seq: int) -> list[dict]:
+        with self._lock:
+            return [{"seq": n, "code": code, "at": at} for n, code, at in self._codes if n > seq]
+
+
 @dataclass
 class RelayStatus:
     on: bool
@@ -110,6 +130,7 @@ class Core:
         self._trust_checked_at = -NTP_CHECK_SECONDS
         self._ntp_ok = False
         self._sms_next_try: dict[int, float] = {}
+        self.scanned = ScannedCodes()
         self._sensor_lock = threading.Lock()
         # The loop and API calls both reconcile; one at a time, or a stale pass could undo
         # a fresh one (stop the buzzer of an alarm raised a moment ago).
@@ -130,7 +151,8 @@ class Core:
         self._wire_button()
         self._open_modem()
         self.reconcile()
-        for target, name in ((self._loop, "core-loop"), (self._sms_loop, "core-sms")):
+        for target, name in ((self._loop, "core-loop"), (self._sms_loop, "core-sms"),
+                             (self._scanner_loop, "core-scanner")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -372,6 +394,21 @@ class Core:
         alarm = self.alarms.clear(alarm_id, actor=actor)
         self.reconcile()
         return alarm
+
+    def _scanner_loop(self) -> None:
+        """Codes from the serial QR scanner, kept for the UI to collect (it owns no ports)."""
+        scanner = self.hw.scanner if self.hw else None
+        if scanner is None:
+            return
+        while not self._stop.is_set():
+            try:
+                code = scanner.read_code(timeout=0.5)
+            except DeviceError as exc:
+                self.status.devices["scanner"] = str(exc)
+                self._log("perangkat", f"pemindai QR tidak tersedia: {exc}")
+                return
+            if code:
+                self.scanned.add(code, self.clock.now())
 
     def _sms_loop(self) -> None:
         while not self._stop.wait(1.0):
