@@ -58,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="API address (default: api.listen in the config)")
     core.set_defaults(run=cmd_core)
 
+    ui = commands.add_parser("ui", help="run the touchscreen UI (a client of the core's API)")
+    ui.add_argument("--core-url", metavar="URL",
+                    help="the core's API: http://HOST:PORT or unix:/path (default: from config)")
+    ui.set_defaults(run=cmd_ui)
+
     book = commands.add_parser("logbook", help="the incident book (Buku Kejadian/Mutasi)")
     book_commands = book.add_subparsers(dest="logbook_command", required=True)
     verify = book_commands.add_parser("verify", help="check the hash chain; names the first "
@@ -185,6 +190,12 @@ def cmd_core(args, settings: config.Settings, path: Path | None) -> int:
     except StartError as exc:
         print(f"kiosk core: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+
+
+def cmd_ui(args, settings: config.Settings, path: Path | None) -> int:
+    from kiosk import ui
+
+    return ui.run(settings, core_url=args.core_url)
 
 
 def _open_store(args, *, recover: bool):

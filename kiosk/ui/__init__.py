@@ -1,0 +1,82 @@
+"""The guest touchscreen (Kivy): a client of the core's local API that owns the camera.
+
+``kiosk ui`` calls :func:`run`. Nothing here is imported until then: importing Kivy opens
+a window, and the rest of the kiosk (core, CLI, tests) must never do that by accident.
+"""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+DEFAULT_CORE_URL = "http://127.0.0.1:8470"
+
+
+def core_url_for(settings: Any) -> str:
+    """Where the UI finds the core: ``ui.core_url``, or where ``api.listen`` says the core is.
+
+    ``ui.core_url`` left at its default follows ``api.listen``, so a post whose core listens
+    on ``unix:/run/kiosk/core.sock`` needs no second setting; any other value wins.
+    """
+    ui = settings.ui
+    if ui.core_url != DEFAULT_CORE_URL:
+        return ui.core_url
+    listen = settings.api.listen
+    return listen if listen.startswith("unix:") else f"http://{listen}"
+
+
+def open_camera(settings: Any):
+    """The configured camera, opened lazily by the scanner; ``None`` when disabled.
+
+    With ``hardware.simulate`` it is a :class:`drivers.sim.camera.QRCamera` showing an
+    empty scene (``kiosk sim`` passes its own, whose cards it can change).
+    """
+    if not settings.camera.enabled:
+        return None
+    cam = settings.camera
+    if settings.hardware.simulate:
+        def opener():
+            from drivers.sim.camera import QRCamera
+
+            return QRCamera(None, width=cam.width, height=cam.height)
+    else:
+        def opener():
+            from drivers.camera import Camera
+
+            return Camera(cam.device, width=cam.width, height=cam.height)
+    return opener
+
+
+def run(settings: Any, *, camera: Any = None, core_url: str | None = None) -> int:
+    """Run the touchscreen until a guard closes it with a PIN; returns the exit code (0).
+
+    Args:
+        settings: The kiosk's settings (``kiosk.config.Settings``).
+        camera: An opened camera to use (``read(timeout)``, ``status``, ``close()``; e.g. a
+            ``QRCamera`` from ``kiosk sim``); the caller keeps owning it. ``None`` opens the
+            configured one.
+        core_url: ``http://HOST:PORT`` or ``unix:/path``; ``None`` uses :func:`core_url_for`.
+    """
+    from kiosk.ui import boot
+
+    ui = settings.ui
+    boot.configure(size=boot.parse_size(ui.window), fullscreen=ui.fullscreen)
+
+    from kiosk.ui.app import KioskApp
+    from kiosk.ui.client import CoreClient
+    from kiosk.ui.scanner import Scanner
+
+    client = CoreClient(core_url or core_url_for(settings))
+    source = camera if camera is not None else open_camera(settings)
+    scanner = Scanner(source, close_camera=camera is None)
+    app = KioskApp(settings, client=client, scanner=scanner)
+    # systemd stops the UI with SIGTERM: leave the loop properly, so the camera is released
+    # and the QR decoder's process ends, instead of dying mid-frame.
+    previous = signal.signal(signal.SIGTERM, lambda *_: app.stop_from_signal())
+    try:
+        app.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        scanner.close()
+        client.close()
+    return app.exit_code
