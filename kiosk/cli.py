@@ -153,7 +153,8 @@ def cmd_doctor(args, settings: config.Settings, path: Path | None) -> int:
 def cmd_sim(args, settings: config.Settings, path: Path | None) -> int:
     from kiosk import simulator
 
-    return simulator.run(settings, data_dir=data_dir(args.data_dir), once=args.once)
+    return simulator.run(settings, data_dir=data_dir(args.data_dir), once=args.once,
+                         config_path=path)
 
 
 def cmd_core(args, settings: config.Settings, path: Path | None) -> int:

@@ -9,6 +9,7 @@ its API on 127.0.0.1, in a data directory of its own so it never mixes with a re
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -19,8 +20,13 @@ from drivers.buzzer import BuzzerPattern
 from drivers.sim.camera import QRCamera
 
 
-def run(settings: Any, *, data_dir: Path, once: bool = False, out=print) -> int:
-    """Exercise every simulated device; unless ``once``, then run the core until Ctrl-C."""
+def run(settings: Any, *, data_dir: Path, once: bool = False, config_path: Path | None = None,
+        out=print) -> int:
+    """Exercise every simulated device; unless ``once``, then run the core (and the UI).
+
+    With a display, the core runs as a child process and the touchscreen in a window here
+    (Kivy wants the main thread, and so does the core's server); without one, the core alone.
+    """
     hw = hardware.build(settings, simulate=True)
     try:
         out(f"{settings.site.name}: simulated hardware")
@@ -37,7 +43,47 @@ def run(settings: Any, *, data_dir: Path, once: bool = False, out=print) -> int:
         "127.0.0.1:8470")
     guards = ", ".join(f"{name} PIN {pin}" for name, pin, _ in SIM_GUARDS)
     out(f"starting the core: API on http://{listen}/docs ({guards}); Ctrl-C to stop")
-    return serve(settings, data_dir=data_dir / "sim", simulate=True, listen=listen)
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        out("no display: running the core only (start the touchscreen with 'kiosk ui')")
+        return serve(settings, data_dir=data_dir / "sim", simulate=True, listen=listen)
+    return _core_and_ui(settings, data_dir=data_dir / "sim", listen=listen,
+                        config_path=config_path, out=out)
+
+
+def _core_and_ui(settings: Any, *, data_dir: Path, listen: str, config_path: Path | None,
+                 out) -> int:
+    import subprocess
+    import sys
+
+    import httpx
+
+    command = [sys.executable, "-m", "kiosk.cli"]
+    if config_path:
+        command += ["--config", str(config_path)]
+    command += ["--data-dir", str(data_dir), "core", "--simulate", "--listen", listen]
+    core = subprocess.Popen(command)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and core.poll() is None:
+            try:
+                httpx.get(f"http://{listen}/api/v1/health", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        if core.poll() is not None:
+            out("the core did not start: see the lines above")
+            return core.returncode or 1
+        from kiosk import ui
+
+        windowed = settings.model_copy(
+            update={"ui": settings.ui.model_copy(update={"fullscreen": False})})
+        return ui.run(windowed, core_url=f"http://{listen}")
+    finally:
+        core.terminate()
+        try:
+            core.wait(10)
+        except subprocess.TimeoutExpired:
+            core.kill()
 
 
 def _demo(settings: Any, hw: hardware.Hardware, out) -> None:
