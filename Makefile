@@ -28,6 +28,8 @@ lint: env-dev
 bench: env-dev
 	$(VENV)/bin/python bench/qr_decoders.py
 	$(VENV)/bin/python bench/thermometer_read.py
+	$(VENV)/bin/python bench/core_bench.py
+	$(VENV)/bin/python bench/ui_bench.py
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do \

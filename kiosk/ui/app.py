@@ -149,6 +149,7 @@ class KioskApp(App):
         if self.sm is not None:
             for screen in self.sm.screens:
                 screen.reset()
+                screen.release()
             self.sm.current_screen.dispatch("on_leave")
         self.background.close()
         tr.forget()  # this app's widgets are done with; a next app in this process binds anew

@@ -348,6 +348,9 @@ class CameraView(Image):
 
     def show(self, frame) -> None:
         """Put a BGR ``uint8`` frame (HxWx3) on screen; call on the UI thread."""
+        step = int(frame.shape[1] // max(1.0, self.width))
+        if step > 1:  # a camera far sharper than the box: upload only what can be seen
+            frame = frame[::step, ::step]
         height, width = frame.shape[:2]
         texture = self.texture
         if texture is None or texture.size != (width, height):

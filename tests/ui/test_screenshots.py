@@ -8,12 +8,14 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from kiosk.ui.screenshots import LARGE, SIZES, plan, scenes
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.timeout(400)
 def test_every_screen_renders(tmp_path):
     # At 800x480 (plus Welcome at 1920x1080, which the script always adds); the layout tests
     # check every screen at all three sizes.

@@ -24,6 +24,9 @@ class KioskScreen(Screen):
     def reset(self) -> None:
         """Forget everything this screen holds for the current guest."""
 
+    def release(self) -> None:
+        """The app is closing: let go of anything bound outside this screen."""
+
     def on_code(self, payload: str, source: str) -> bool:
         """A code was scanned while this screen shows; return True if it was handled."""
         return False

@@ -83,6 +83,9 @@ class DetailsScreen(KioskScreen):
             self.ids.id_types.add_widget(button)
         Window.bind(on_textinput=self._typed, on_key_down=self._key_down)
 
+    def release(self) -> None:
+        Window.unbind(on_textinput=self._typed, on_key_down=self._key_down)
+
     @property
     def draft(self) -> forms.VisitDraft:
         return self.app.draft
@@ -138,13 +141,12 @@ class DetailsScreen(KioskScreen):
         self.ids.panels.current = "review"
 
     def back(self) -> None:
-        if self.reviewing or self.step == 0:
-            if self.from_review and not self.reviewing:
-                self.open_review()
-            else:
-                self.app.ask_cancel()
+        if self.reviewing:
+            self.show_step(len(STEPS) - 1)  # Next comes straight back here
         elif self.from_review:
             self.open_review()
+        elif self.step == 0:
+            self.app.ask_cancel()
         else:
             self.show_step(self.step - 1)
 
