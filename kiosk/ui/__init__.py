@@ -7,6 +7,7 @@ a window, and the rest of the kiosk (core, CLI, tests) must never do that by acc
 from __future__ import annotations
 
 import signal
+import threading
 from typing import Any
 
 DEFAULT_CORE_URL = "http://127.0.0.1:8470"
@@ -47,6 +48,27 @@ def open_camera(settings: Any):
     return opener
 
 
+def poll_serial_scanner(client: Any, scanner: Any, stop: threading.Event,
+                        every: float = 0.5) -> None:
+    """Hand codes from the core's serial scanner to the UI, as if the camera had read them.
+
+    The core owns the serial port; codes read before the UI started are skipped, so a code
+    scanned while the screen was restarting does not act on the next guest.
+    """
+    seq = None
+    while not stop.wait(every if seq is not None else 0):
+        try:
+            codes = client.scanned_codes(after=seq or 0)
+        except Exception:  # core restarting: the unreachable screen tells the guest
+            continue
+        if seq is None:
+            seq = max((c["seq"] for c in codes), default=0)
+            continue
+        for code in codes:
+            seq = max(seq, code["seq"])
+            scanner.feed(code["code"], "serial")
+
+
 def run(settings: Any, *, camera: Any = None, core_url: str | None = None) -> int:
     """Run the touchscreen until a guard closes it with a PIN; returns the exit code (0).
 
@@ -70,12 +92,16 @@ def run(settings: Any, *, camera: Any = None, core_url: str | None = None) -> in
     source = camera if camera is not None else open_camera(settings)
     scanner = Scanner(source, close_camera=camera is None)
     app = KioskApp(settings, client=client, scanner=scanner)
+    stop_polling = threading.Event()
+    threading.Thread(target=poll_serial_scanner, args=(client, scanner, stop_polling),
+                     name="ui-serial-scanner", daemon=True).start()
     # systemd stops the UI with SIGTERM: leave the loop properly, so the camera is released
     # and the QR decoder's process ends, instead of dying mid-frame.
     previous = signal.signal(signal.SIGTERM, lambda *_: app.stop_from_signal())
     try:
         app.run()
     finally:
+        stop_polling.set()
         signal.signal(signal.SIGTERM, previous)
         scanner.close()
         client.close()

@@ -137,6 +137,10 @@ class CoreClient:
 
     # -- the calls the screens make ----------------------------------------------------------
 
+    def scanned_codes(self, after: int = 0) -> list[dict]:
+        """Codes the core's serial QR scanner read after sequence number ``after``."""
+        return self._call("GET", "/scanner", params={"after": after}).get("codes", [])
+
     def health(self, timeout: float = 2.0) -> dict:
         """The core's health; raises :class:`CoreUnreachable` when it is down."""
         return self._call("GET", "/health", timeout=timeout)
