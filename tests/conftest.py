@@ -95,3 +95,18 @@ def post(tmp_path):
                 pass
 
 
+
+
+def visit_body(**changes):
+    """A guest's registration as the kiosk sends it; ``changes`` override fields."""
+    body = dict(name="Budi Santoso", institution="PT Maju Jaya", phone="+62 812 3456 7890",
+                purpose="Rapat anggaran", host="Sekretaris", party_size=1, id_type="KTP",
+                id_number="3201 0123 4567 8901", temperature_c=36.6, temperature_source="sensor",
+                consent=True)
+    body.update(changes)
+    return body
+
+
+def nik(n):
+    """A distinct, well-formed 16-digit KTP number."""
+    return f"{3201000000000000 + n}"

@@ -5,7 +5,7 @@ import sqlite3
 import threading
 
 import pytest
-from conftest import CONFIG, WIB, at
+from conftest import CONFIG, WIB, at, nik, visit_body
 
 from kiosk.auth import Guard
 from kiosk.rollcall import evacuates
@@ -22,17 +22,7 @@ NIK = "3201012345678901"
 GUARD = Guard(1, "Petugas Simulasi", "guard")
 
 
-def guest(**changes):
-    body = dict(name="Budi Santoso", institution="PT Maju Jaya", phone="+62 812 3456 7890",
-                purpose="Rapat anggaran", host="Sekretaris", party_size=1, id_type="KTP",
-                id_number="3201 0123 4567 8901", temperature_c=36.6, temperature_source="sensor",
-                consent=True)
-    body.update(changes)
-    return body
-
-
-def nik(n):
-    return f"{3201000000000000 + n}"
+guest = visit_body
 
 
 @pytest.fixture

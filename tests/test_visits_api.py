@@ -1,9 +1,10 @@
 """The guests' API as the kiosk, the guard panel and outside tools use it."""
 
+import functools
 import threading
 
 import pytest
-from conftest import CONFIG, at
+from conftest import CONFIG, at, nik, visit_body
 from fastapi.testclient import TestClient
 from test_api import login
 
@@ -13,17 +14,7 @@ from kiosk.core.service import ensure_guards
 NIK = "3201012345678901"
 
 
-def guest(**changes):
-    body = dict(name="Budi Santoso", institution="PT Maju Jaya", phone="+62 812 3456 7890",
-                purpose="Rapat anggaran", host="Sekretaris", party_size=2, id_type="KTP",
-                id_number="3201 0123 4567 8901", temperature_c=36.6, temperature_source="sensor",
-                consent=True)
-    body.update(changes)
-    return body
-
-
-def nik(n):
-    return f"{3201000000000000 + n}"
+guest = functools.partial(visit_body, party_size=2)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def render_qr(
     return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
 
 
-class _SimCamera:
+class _SimCamera(ABC):
     """Pacing, status and fault injection shared by the fakes."""
 
     def __init__(self, name: str, fps: float) -> None:
@@ -135,8 +136,9 @@ class _SimCamera:
         if self._status == "lost":
             raise CameraLost(self._last_error or f"{self.name} is lost")
 
+    @abstractmethod
     def _frame(self) -> np.ndarray:
-        raise NotImplementedError
+        """The next picture this fake shows."""
 
 
 class ImageCamera(_SimCamera):
