@@ -77,7 +77,9 @@ def _core_and_ui(settings: Any, *, data_dir: Path, listen: str, config_path: Pat
 
         windowed = settings.model_copy(
             update={"ui": settings.ui.model_copy(update={"fullscreen": False})})
-        return ui.run(windowed, core_url=f"http://{listen}")
+        cam = settings.camera
+        with QRCamera(None, width=cam.width, height=cam.height) as camera:
+            return ui.run(windowed, core_url=f"http://{listen}", camera=camera, sim_panel=True)
     finally:
         core.terminate()
         try:

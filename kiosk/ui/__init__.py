@@ -69,7 +69,8 @@ def poll_serial_scanner(client: Any, scanner: Any, stop: threading.Event,
             scanner.feed(code["code"], "serial")
 
 
-def run(settings: Any, *, camera: Any = None, core_url: str | None = None) -> int:
+def run(settings: Any, *, camera: Any = None, core_url: str | None = None,
+        sim_panel: bool = False) -> int:
     """Run the touchscreen until a guard closes it with a PIN; returns the exit code (0).
 
     Args:
@@ -78,20 +79,37 @@ def run(settings: Any, *, camera: Any = None, core_url: str | None = None) -> in
             ``QRCamera`` from ``kiosk sim``); the caller keeps owning it. ``None`` opens the
             configured one.
         core_url: ``http://HOST:PORT`` or ``unix:/path``; ``None`` uses :func:`core_url_for`.
+        sim_panel: Show the simulator's hardware panel beside the kiosk (``kiosk sim``; the
+            core must run on simulated hardware and ``camera`` be a simulated one).
     """
     from kiosk.ui import boot
 
     ui = settings.ui
-    boot.configure(size=boot.parse_size(ui.window), fullscreen=ui.fullscreen)
+    size = boot.parse_size(ui.window)
+    if sim_panel:  # the kiosk keeps its configured size; the panel is added beside it
+        from kiosk.ui.simpanel import PANEL_WIDTH
+
+        scale = min(size[0] / 800, size[1] / 480)
+        size = (size[0] + round(PANEL_WIDTH * scale), size[1])
+    boot.configure(size=size, fullscreen=ui.fullscreen)
 
     from kiosk.ui.app import KioskApp
     from kiosk.ui.client import CoreClient
     from kiosk.ui.scanner import Scanner
 
-    client = CoreClient(core_url or core_url_for(settings))
+    url = core_url or core_url_for(settings)
+    client = CoreClient(url)
     source = camera if camera is not None else open_camera(settings)
     scanner = Scanner(source, close_camera=camera is None)
-    app = KioskApp(settings, client=client, scanner=scanner)
+    panel = {}
+    if sim_panel:
+        from kiosk.core.service import SIM_GUARDS
+        from kiosk.ui.simpanel import PANEL_WIDTH, panel_factory
+
+        panel = {"panel": panel_factory(core_url=url, camera=camera,
+                                        guard_pin=SIM_GUARDS[0][1]),
+                 "panel_width": PANEL_WIDTH}
+    app = KioskApp(settings, client=client, scanner=scanner, **panel)
     stop_polling = threading.Event()
     threading.Thread(target=poll_serial_scanner, args=(client, scanner, stop_polling),
                      name="ui-serial-scanner", daemon=True).start()

@@ -9,6 +9,8 @@ apply to every screen:
   half-entered visit and goes back to the site's language;
 - the core: its health is polled every few seconds; when it fails (or any call finds it
   gone) the calm "please contact the guard" screen shows until it answers again;
+- an evacuation: polled with the health; while the core runs a roll call the kiosk shows
+  it instead of the guest flow, and Welcome again once the alarm is over;
 - no way out for a guest: Escape and the window's close button do nothing; holding the
   logo for 3 s asks for a guard's PIN, checked by the core, and only then the app stops.
 """
@@ -30,6 +32,7 @@ from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.modalview import ModalView
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
@@ -44,6 +47,7 @@ from kiosk.ui.screens.checkout import CheckoutScreen
 from kiosk.ui.screens.consent import ConsentScreen
 from kiosk.ui.screens.details import DetailsScreen
 from kiosk.ui.screens.done import DoneScreen
+from kiosk.ui.screens.rollcall import RollcallScreen
 from kiosk.ui.screens.scan import ScanScreen
 from kiosk.ui.screens.temperature import TemperatureScreen
 from kiosk.ui.screens.unreachable import UnreachableScreen
@@ -54,10 +58,11 @@ log = logging.getLogger(__name__)
 
 KV_DIR = Path(__file__).resolve().parent / "kv"
 KV_FILES = ("theme.kv", "scan.kv", "welcome.kv", "details.kv", "temperature.kv", "consent.kv",
-            "done.kv", "checkout.kv", "unreachable.kv")
+            "done.kv", "checkout.kv", "unreachable.kv", "rollcall.kv")
 SCREENS = (("welcome", WelcomeScreen), ("scan", ScanScreen), ("details", DetailsScreen),
            ("temperature", TemperatureScreen), ("consent", ConsentScreen), ("done", DoneScreen),
-           ("checkout", CheckoutScreen), ("unreachable", UnreachableScreen))
+           ("checkout", CheckoutScreen), ("unreachable", UnreachableScreen),
+           ("rollcall", RollcallScreen))
 HEALTH_SECONDS = 3.0
 
 
@@ -77,8 +82,10 @@ class KioskApp(App):
         client: A :class:`kiosk.ui.client.CoreClient` (or anything with its methods).
         scanner: A :class:`kiosk.ui.scanner.Scanner`; ``None`` for a kiosk without camera.
         now: Returns the time to show (aware); defaults to the site's timezone's clock.
-        catalog: The texts; defaults to ``config/locale``.
+        catalog: The texts; defaults to ``kiosk/ui/locale``.
         health_seconds: How often the core's health is asked.
+        panel: Builds a widget to show beside the kiosk (the simulator's hardware panel),
+            called once the kv rules are loaded; ``panel_width`` is its width at 800x480.
     """
 
     u = NumericProperty(1.0)  # the window's size relative to the 800x480 design
@@ -88,7 +95,9 @@ class KioskApp(App):
 
     def __init__(self, settings: Any, *, client: Any, scanner: Scanner | None = None,
                  now: Callable[[], dt.datetime] | None = None, catalog: Catalog | None = None,
-                 health_seconds: float = HEALTH_SECONDS, **kwargs: Any) -> None:
+                 health_seconds: float = HEALTH_SECONDS,
+                 panel: Callable[[], Any] | None = None, panel_width: float = 0,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.settings = settings
         self.client = client
@@ -98,6 +107,9 @@ class KioskApp(App):
         self._now = now or (lambda: dt.datetime.now(zone))
         self.catalog = catalog or Catalog.load()
         self.health_seconds = health_seconds
+        self._panel_factory = panel
+        self.panel_width = panel_width if panel is not None else 0
+        self.panel = None
         self.draft = VisitDraft()
         self.background = Background(self._deliver, on_error=self._call_failed)
         self.exit_code = 0
@@ -106,6 +118,7 @@ class KioskApp(App):
         self.sm: ScreenManager | None = None
         self._resume: str | None = None
         self._health_pending = False
+        self._rollcall_pending = False
         self._closing = False
         self._shut_down = False
         self._events: list = []
@@ -114,7 +127,7 @@ class KioskApp(App):
 
     # -- building ----------------------------------------------------------------------------
 
-    def build(self) -> ScreenManager:
+    def build(self):
         load_kv()
         self.sm = ScreenManager(transition=NoTransition())
         for name, cls in SCREENS:
@@ -123,7 +136,13 @@ class KioskApp(App):
         Window.bind(size=self._resized, on_touch_down=self._touched, on_key_down=self._key,
                     on_request_close=self._request_close)
         self._resized(Window, Window.size)
-        return self.sm
+        if self._panel_factory is None:
+            return self.sm
+        root = BoxLayout()
+        root.add_widget(self.sm)
+        self.panel = self._panel_factory()
+        root.add_widget(self.panel)
+        return root
 
     def on_start(self) -> None:
         self._tick(0)
@@ -152,12 +171,14 @@ class KioskApp(App):
                 screen.release()
             self.sm.current_screen.dispatch("on_leave")
         self.background.close()
+        if self.panel is not None:
+            self.panel.close()
         tr.forget()  # this app's widgets are done with; a next app in this process binds anew
 
     def _resized(self, _window, size) -> None:
         width, height = size
         base_w, base_h = theme.BASE_SIZE
-        self.u = min(width / base_w, height / base_h)
+        self.u = min(width / (base_w + self.panel_width), height / base_h)
 
     # -- helpers for screens -----------------------------------------------------------------
 
@@ -184,6 +205,9 @@ class KioskApp(App):
         tr.switch(lang)
         self.lang = lang
         self.now_text = format_datetime(self._now(), lang)
+        if self.sm is not None and self.sm.current == "rollcall":
+            self.screen("rollcall").relabel()
+            self.poll_rollcall()
 
     # -- the guest's way through -------------------------------------------------------------
 
@@ -350,6 +374,7 @@ class KioskApp(App):
         self._health_pending = True
         self.background.submit(self.client.health, done=self._healthy,
                                failed=self._unhealthy, session_bound=False)
+        self.poll_rollcall()
 
     def _healthy(self, _body: dict) -> None:
         self._health_pending = False
@@ -385,3 +410,34 @@ class KioskApp(App):
             self.go(resume)
         else:
             self.reset()
+
+    # -- evacuation --------------------------------------------------------------------------
+
+    def poll_rollcall(self) -> None:
+        """Ask the core whether a roll call runs; the answer switches the screen if needed."""
+        if self._rollcall_pending or self._closing:
+            return
+        self._rollcall_pending = True
+        self.background.submit(self.client.rollcall, done=self._rollcall_answer,
+                               failed=self._rollcall_unknown, session_bound=False)
+
+    def _rollcall_unknown(self, _exc: Exception) -> None:
+        self._rollcall_pending = False  # the health check shows the core is away
+
+    def _rollcall_answer(self, call: dict) -> None:
+        self._rollcall_pending = False
+        if self.sm is None or self._closing:
+            return
+        if call.get("active"):
+            if self.sm.current != "rollcall" and self.core_ok:
+                log.warning("evacuation roll call: the guest flow gives way to it")
+                self.close_dialogs()
+                self.draft = VisitDraft()
+                for screen in self.sm.screens:
+                    screen.reset()
+                self.go("rollcall")
+            self.screen("rollcall").show(call)
+        elif self.sm.current == "rollcall":
+            log.info("the roll call is over: back to Welcome")
+            self.reset()
+

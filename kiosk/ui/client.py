@@ -183,3 +183,13 @@ class CoreClient:
 
     def checkout_badge(self, badge: str) -> dict:
         return self._call("POST", f"/badges/{quote(badge, safe='')}/checkout")
+
+    def rollcall(self) -> dict:
+        """The evacuation roll call: ``{"active": false}``, or everyone on site with ticks."""
+        return self._call("GET", "/rollcall")
+
+    def rollcall_check(self, kind: str, ref: int | str, *, token: str) -> dict:
+        """A guard ticks someone off at the assembly point (``kind`` guest or guard)."""
+        return self._call("POST", f"/rollcall/{quote(kind, safe='')}/"
+                                  f"{quote(str(ref), safe='')}/check", token=token)
+

@@ -11,6 +11,7 @@ import itertools
 import threading
 
 from kiosk.ui.client import ApiError, CoreUnreachable
+from kiosk.watchlist import short_name
 
 GUESTS = (
     {"id": 41, "badge": "TAMU-03", "name": "Rahmat Hidayat", "host": "Sekretaris",
@@ -32,6 +33,7 @@ class DemoCore:
 
     def __init__(self, *, celsius: float = 36.7, threshold: float = 37.5) -> None:
         self.reachable = True
+        self.evacuating = False
         self.sensor = True
         self.celsius = celsius
         self.threshold = threshold
@@ -70,7 +72,7 @@ class DemoCore:
         for visit in self.visits:
             if payload == visit["badge"]:
                 return {"kind": "badge", "badge": visit["badge"], "visit_id": visit["id"],
-                        "name": visit["name"], "host": visit["host"]}
+                        "name": short_name(visit["name"]), "host": visit["host"]}
         raise ApiError(404, "unknown code")
 
     def create_visit(self, body: dict, *, token: str | None = None) -> dict:
@@ -79,11 +81,12 @@ class DemoCore:
             visit = {"id": next(self._ids), "badge": f"TAMU-{len(self.visits) + 4:02d}",
                      "status": "awaiting_host", "name": body["name"], "host": body["host"]}
             self.visits.append(visit)
-        return {k: visit[k] for k in ("id", "badge", "status")}
+        return {**{k: visit[k] for k in ("id", "badge", "status")},
+                "pass_payload": f"GK1:PASS:{visit['id']}:3f9a0c6d2b7e81f4a5c0"}
 
     def on_site(self) -> list[dict]:
         self._up()
-        return [dict(v) for v in self.visits]
+        return [{**v, "name": short_name(v["name"])} for v in self.visits]  # as to the public
 
     def checkout(self, visit_id) -> dict:
         self._up()
@@ -94,3 +97,22 @@ class DemoCore:
         self._up()
         self.visits = [v for v in self.visits if v["badge"] != badge]
         return {"badge": badge, "status": "checked_out"}
+
+    def rollcall(self) -> dict:
+        self._up()
+        if not self.evacuating:
+            return {"active": False, "people": []}
+        people = [{"kind": "guard", "id": 1, "name": "Agus Salim", "role": "guard",
+                   "checked": True, "party_size": 1}]
+        people += [{"kind": "guest", "id": v["id"], "badge": v["badge"],
+                    "name": short_name(v["name"]), "host": v["host"],
+                    "party_size": 2 if v["id"] == 42 else 1, "checked": v["id"] == 41}
+                   for v in self.visits]
+        return {"active": True, "id": 1, "alarm_id": 7, "code": "fire",
+                "opened_at": "2026-11-23T14:02:00+07:00", "people": people,
+                "checked": sum(p["checked"] for p in people), "total": len(people)}
+
+    def rollcall_check(self, kind: str, ref, *, token: str) -> dict:
+        self._up()
+        return {"kind": kind, "id": ref, "checked": True}
+

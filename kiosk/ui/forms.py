@@ -173,21 +173,6 @@ def mask_id(value: str) -> str:
     return "•" * min(len(value) - 4, 12) + " " + value[-4:]
 
 
-def shorten_name(name: str) -> str:
-    """A name as the public check-out list shows it: ``Budi Santoso Wijaya`` -> ``Budi S. W.``.
-
-    Enough for a guest to find themself, not enough to read out who is in the building.
-    Many Indonesians have a single name; those keep the first four letters.
-    """
-    words = name.split()
-    if not words:
-        return "?"
-    if len(words) == 1:
-        word = words[0]
-        return word if len(word) <= 5 else word[:4] + "…"
-    return " ".join([words[0], *(w[0].upper() + "." for w in words[1:] if w[0].isalnum())])
-
-
 def search_staff(staff: list[tuple[str, str]], query: str) -> list[tuple[str, str]]:
     """Staff ``(name, unit)`` whose name or unit holds every word typed, case-insensitive."""
     words = query.lower().split()

@@ -1,4 +1,4 @@
-"""Guest-facing text in Bahasa Indonesia and English, from ``config/locale/<lang>.toml``.
+"""Guest-facing text in Bahasa Indonesia and English, from ``kiosk/ui/locale/<lang>.toml``.
 
 Every word a guest reads lives in the locale files, never in Python or kv, so a translator
 edits one file and a test can check that both languages have the same keys. Keys are the
@@ -19,7 +19,7 @@ from pathlib import Path
 
 LANGUAGES = ("id", "en")
 DEFAULT = "id"
-LOCALE_DIR = Path(__file__).resolve().parents[2] / "config" / "locale"
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 
 DAYS = {
     "id": ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu"),

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 SIZES = ((800, 480), (1024, 600))
 LARGE = (1920, 1080)  # the Welcome screen on a full-HD lobby monitor as well
+SIM = (1100, 480)  # ``kiosk sim``: the kiosk at 800x480 and the hardware panel beside it
 MOMENT = dt.datetime(2026, 11, 23, 14, 5, tzinfo=ZoneInfo("Asia/Jakarta"))
 INVITATION_CODE = "GK1:INV:K7QM3XW9PB2D"
 SETTLE_FRAMES = 6  # frames between setting a scene up and taking its picture
@@ -141,7 +142,8 @@ def scenes() -> dict[str, Callable]:
         def setup(app):
             app.reset()
             screen = app.screen("done")
-            screen.show({"id": 44, "badge": "TAMU-07", "status": status}, party_size=2)
+            screen.show({"id": 44, "badge": "TAMU-07", "status": status,
+                         "pass_payload": "GK1:PASS:44:3f9a0c6d2b7e81f4a5c0"}, party_size=2)
             app.go("done")
             screen._stop()  # keep the pictured status; no polling
         return setup
@@ -166,6 +168,26 @@ def scenes() -> dict[str, Callable]:
     def unreachable(app):
         app.reset()
         app.core_lost(None)
+
+    def rollcall(app):
+        app.reset()
+        app.client.evacuating = True
+        app.poll_rollcall()
+        return 10
+
+    def sim(app):
+        app.reset()
+        panel = app.panel
+        panel._show_state({"relays": {"lights": True, "gate_lock": False}, "buzzer": True,
+                           "buzzer_pattern": [[0.5, 0.5]], "temperature_c": 36.6,
+                           "button_pressed": False,
+                           "sms": [{"number": "+6281100000001",
+                                    "text": "KEBAKARAN di Kantor KPU Kab. Subang 14.05"}]})
+        panel._invitation = INVITATION_CODE
+        panel._pass = "GK1:PASS:44:3f9a0c6d2b7e81f4a5c0"
+        panel._set_cards(["TAMU-03", "TAMU-05"])
+        app.start_scan()
+        return 14
 
     def cancel_question(app):
         details(1, name="Siti Aminah")(app)
@@ -194,7 +216,8 @@ def scenes() -> dict[str, Callable]:
         "consent": consent, "done": done("awaiting_host"), "done-admitted": done("admitted"),
         "checkout": checkout, "checkout-confirm": checkout_confirm,
         "checkout-thanks": checkout_thanks, "unreachable": unreachable,
-        "cancel-question": cancel_question, "exit-pin": exit_pin,
+        "cancel-question": cancel_question, "exit-pin": exit_pin, "rollcall": rollcall,
+        "sim": sim,
     }
 
 
@@ -208,10 +231,12 @@ def _dialog(app):
 
 def plan(sizes, only=None) -> list[tuple[tuple[int, int], list[str]]]:
     """(size, scenes) in the order taken; Welcome also at 1920x1080."""
-    names = [n for n in scenes() if not only or n in only]
-    shots = [(size, names) for size in sizes]
+    names = [n for n in scenes() if (not only or n in only) and n != "sim"]
+    shots = [(size, names) for size in sizes if names]
     if (not only or "welcome" in only) and LARGE not in sizes:
         shots.append((LARGE, ["welcome"]))
+    if not only or "sim" in only:
+        shots.append((SIM, ["sim"]))
     return shots
 
 
@@ -284,8 +309,14 @@ def _render(names: list[str], size: tuple[int, int], out: Path) -> list[Path]:
     settings = simulator_defaults()
     camera = QRCamera(INVITATION_CODE)
     scanner = Scanner(camera, decoder_factory=_NoDecoder)
+    panel = {}
+    if names == ["sim"]:  # the panel's state is set by the scene; nothing answers it
+        from kiosk.ui.simpanel import PANEL_WIDTH, panel_factory
+
+        panel = {"panel": panel_factory(core_url="http://127.0.0.1:9", camera=camera,
+                                        guard_pin=""), "panel_width": PANEL_WIDTH}
     app = KioskApp(settings, client=DemoCore(), scanner=scanner, now=lambda: MOMENT,
-                   health_seconds=3600)
+                   health_seconds=3600, **panel)
     setups = scenes()
     written: list[Path] = []
 
@@ -294,6 +325,7 @@ def _render(names: list[str], size: tuple[int, int], out: Path) -> list[Path]:
         for name in names:
             camera.recover()
             app.core_ok = True
+            app.client.evacuating = False
             wait = setups[name](app)
             app.last_touch = float("inf")  # no inactivity reset mid-shot
             yield wait or SETTLE_FRAMES

@@ -28,6 +28,8 @@ DISABLED = (0.80, 0.80, 0.78, 1)
 KEY = (1, 1, 1, 1)
 KEY_DOWN = (0.80, 0.86, 0.94, 1)
 SENSOR_RED = (0.85, 0.15, 0.12, 1)
+ALARM = (0.62, 0.06, 0.06, 1)  # emergencies only: the evacuation, the panic button
+ALARM_DOWN = (0.42, 0.03, 0.03, 1)
 
 BASE_SIZE = (800, 480)
 MIN_TARGET = 56  # px at 800x480

@@ -41,6 +41,7 @@ STYLES = {  # style -> (background, pressed, text); see theme.py
     "quiet": (theme.BG, theme.SECONDARY, theme.INK),
     "bar": (theme.BAR, theme.PRIMARY, theme.ON_BAR),
     "selected": (theme.CARD, theme.KEY_DOWN, theme.BAR),
+    "alarm": (theme.ALARM, theme.ALARM_DOWN, theme.ON_BAR),
 }
 SYMBOL_FONT = "DejaVuSans"  # has arrows and ⌫, which Roboto lacks
 
@@ -365,6 +366,33 @@ class CameraView(Image):
 
     def clear(self) -> None:
         self.texture = None
+
+
+class QRCode(Image):
+    """A QR code drawn crisp at any size: one texel per module, scaled without smoothing.
+
+    Guests photograph it with their phone, so it is rendered from the payload here rather
+    than shipped as a picture; an empty ``payload`` shows nothing.
+    """
+
+    payload = StringProperty("")
+
+    def on_payload(self, _instance, payload: str) -> None:
+        if not payload:
+            self.texture = None
+            return
+        import numpy as np
+        import segno
+
+        code = segno.make(payload, error="m", micro=False)
+        dark = np.array(list(code.matrix_iter(scale=1, border=2)), dtype=bool)
+        # Four texels per module keeps every row 4-byte aligned for the GL upload.
+        pixels = np.where(np.kron(dark, np.ones((4, 4), dtype=bool)), 0, 255).astype(np.uint8)
+        height, width = pixels.shape
+        texture = Texture.create(size=(width, height), colorfmt="luminance")
+        texture.mag_filter = texture.min_filter = "nearest"
+        texture.blit_buffer(pixels[::-1].tobytes(), colorfmt="luminance", bufferfmt="ubyte")
+        self.texture = texture
 
 
 class GuardDialog(ModalView):

@@ -67,14 +67,6 @@ def test_prefill_takes_what_a_code_knows_and_nothing_else():
         "institution", "phone", "purpose", "id_type", "id_number"}
 
 
-def test_names_on_the_public_checkout_list_are_short():
-    assert forms.shorten_name("Budi Santoso Wijaya") == "Budi S. W."
-    assert forms.shorten_name("Sukarno") == "Suka…"
-    assert forms.shorten_name("Ani") == "Ani"
-    assert forms.shorten_name("Budi S.") == "Budi S."  # the core's short form stays
-    assert forms.mask_id("3201012345678901") == "•••••••••••• 8901"
-
-
 def test_staff_search_matches_every_word_in_name_or_unit():
     staff = [("Ketua KPU", "Pimpinan"), ("Kasubbag Umum", "Subbagian Umum"),
              ("Kasubbag Teknis", "Subbagian Teknis")]

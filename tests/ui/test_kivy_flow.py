@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import time
 
+import cv2
+
+from drivers import qr
 from kiosk.ui.lang import tr
+
+from .harness import save_screenshot
 
 WINDOW_SIZES = ("800x480",)
 
@@ -47,7 +52,7 @@ def stored(kiosk, visit_id):
     return next(v for v in kiosk.server.visits() if v["id"] == visit_id)
 
 
-def test_registration_end_to_end(kiosk):
+def test_registration_end_to_end(kiosk, tmp_path):
     sensor(kiosk).object_c = 36.6
     kiosk.press("Daftar tamu")
     kiosk.wait_screen("details")
@@ -82,6 +87,15 @@ def test_registration_end_to_end(kiosk):
     assert visit["consent_at"].startswith("2026-11-22T10:00")
     assert visit["badge"] == "TAMU-01" and visit["status"] == "awaiting_host"
     assert kiosk.app.draft.is_empty()  # nothing typed stays in the kiosk
+
+    # The pass on screen is what a phone photographs: read it back from the window's pixels
+    # and the core knows the guest by it next time.
+    kiosk.pump(3)
+    shot = save_screenshot(tmp_path / "done.png")
+    payloads = qr.decode(cv2.imread(str(shot)))
+    assert len(payloads) == 1 and payloads[0].startswith(f"GK1:PASS:{visit['id']}:")
+    known = kiosk.server.api("GET", f"/codes/{payloads[0]}").json()
+    assert known["kind"] == "pass" and known["name"] == "Budi Santoso"
 
     # The guard admits: the waiting guest reads it on the same screen.
     response = kiosk.server.api("POST", f"/visits/{visit['id']}/admit", guard=True)
@@ -224,7 +238,7 @@ def test_inactivity_returns_to_welcome_and_drops_the_half_entered_visit(kiosk):
     kiosk.press("Register as a guest")
     kiosk.type("Budi San")
     assert kiosk.app.draft.name == "Budi San"
-    kiosk.app.last_touch = time.monotonic() - 29  # nearly the 30 s configured
+    kiosk.app.last_touch = time.monotonic() - 25  # not yet the 30 s configured
     kiosk.pump(40)
     assert kiosk.app.sm.current == "details"
     kiosk.app.last_touch = time.monotonic() - 31
@@ -326,3 +340,38 @@ def test_leaving_needs_a_guard_pin(kiosk, monkeypatch):
         kiosk.key(digit)
     kiosk.press("OK")
     kiosk.wait(lambda: stopped, "the app to stop")
+
+
+def test_evacuation_roll_call_takes_over_and_the_guard_ticks_people_off(kiosk):
+    from conftest import visit_body
+
+    response = kiosk.server.api("POST", "/visits", json=visit_body(name="Rahmat Hidayat"))
+    assert response.status_code == 201, response.text
+    badge = response.json()["badge"]
+    kiosk.press("Daftar tamu")
+    kiosk.type("Siti")  # a guest half-way through the form when the alarm goes
+    alarm = kiosk.server.api("POST", "/alarms", json={"code": "fire"}, guard=True).json()
+    kiosk.wait_screen("rollcall", timeout=10)
+    assert kiosk.app.draft.is_empty()  # everyone leaves: the half-typed form is gone
+    screen = kiosk.app.screen("rollcall")
+    kiosk.wait(lambda: screen.total >= 2, "the people on site")
+    row = kiosk.button(f"{badge} · Rahmat H.")
+    assert "Rahmat Hidayat" not in kiosk.texts()  # the lobby reads short names only
+
+    kiosk.tap(row)
+    assert "PIN" in kiosk.texts(kiosk.dialog())
+    for digit in "1234":
+        kiosk.key(digit)
+    kiosk.press("OK")
+    kiosk.wait(lambda: kiosk.dialog() is None and any(
+        r.checked for r in screen.ids.people.children if r.words.startswith(badge)), "the tick")
+    call = kiosk.server.api("GET", "/rollcall", guard=True).json()
+    guest = next(p for p in call["people"] if p["kind"] == "guest")
+    assert guest["checked"] and guest["checked_by"] == "Petugas Simulasi"
+    assert "1 dari" in kiosk.texts()
+
+    kiosk.server.api("POST", f"/alarms/{alarm['id']}/clear", guard=True)
+    kiosk.wait_screen("welcome", timeout=10)
+    book = kiosk.server.api("GET", "/logbook", guard=True).json()
+    closing = [e["text"] for e in book["entries"] if "Apel evakuasi selesai" in e["text"]]
+    assert closing and "Rahmat Hidayat" in closing[0]

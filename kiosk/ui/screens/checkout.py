@@ -1,8 +1,8 @@
 """Check-out: scan the badge's QR, or pick your name from the guests on site.
 
-Names on this public list are shortened (``Budi S. W.``) and shown with the badge number
-the guest holds; nothing else about them. Checking out frees the badge and records the
-time (``POST /api/v1/visits/{id}/checkout`` or ``/badges/{badge}/checkout``).
+Names on this public list come shortened by the core (``Budi S. W.``) and are shown with
+the badge number the guest holds; nothing else about them. Checking out frees the badge and
+records the time (``POST /api/v1/visits/{id}/checkout`` or ``/badges/{badge}/checkout``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 from kivy.clock import Clock
 from kivy.properties import BooleanProperty, StringProperty
 
-from kiosk.ui import forms
 from kiosk.ui.client import ApiError, CoreUnreachable
 from kiosk.ui.screens.scan import CameraScreen, refusal
 from kiosk.ui.widgets import RoundButton
@@ -91,7 +90,7 @@ class CheckoutScreen(CameraScreen):
                 continue
             choice = GuestChoice(visit_id=str(visit.get("id", "")),
                                  badge=str(visit.get("badge") or ""),
-                                 short_name=forms.shorten_name(str(visit.get("name") or "")),
+                                 short_name=str(visit.get("name") or ""),
                                  host=str(visit.get("host") or ""))
             choice.bind(on_release=self._picked)
             grid.add_widget(choice)
@@ -115,8 +114,7 @@ class CheckoutScreen(CameraScreen):
         visit = visit_of(body)
         self.status = ""
         self._confirm(visit.get("id"), str(visit.get("badge") or ""),
-                      forms.shorten_name(str(visit.get("name") or "")) if visit.get("name")
-                      else "")
+                      str(visit.get("name") or ""))
 
     def _picked(self, choice: GuestChoice) -> None:
         self._confirm(choice.visit_id, choice.badge, choice.short_name)

@@ -1,5 +1,8 @@
 """Done: the badge number, the identity-card exchange, then waiting for the host.
 
+Under the badge, the guest's pass for a next visit: a QR the guest photographs and shows
+to the camera next time, so the form comes back filled in (no identity number in it).
+
 The screen polls ``GET /api/v1/visits?on_site=true`` every few seconds for this visit's
 status until the guard admits or denies it. ``held`` (a watchlist match or a high
 temperature) looks exactly like ``awaiting_host``: the guest must not be able to tell.
@@ -19,6 +22,7 @@ WAITING = ("awaiting_host", "held")
 
 class DoneScreen(KioskScreen):
     badge = StringProperty("")
+    pass_payload = StringProperty("")  # the returning-guest pass: scanned next time
     visit_id = StringProperty("")
     status = StringProperty("awaiting_host")
     party_size = NumericProperty(1)
@@ -28,13 +32,14 @@ class DoneScreen(KioskScreen):
 
     def reset(self) -> None:
         self._stop()
-        self.badge = self.visit_id = ""
+        self.badge = self.visit_id = self.pass_payload = ""
         self.status = "awaiting_host"
 
     def show(self, visit: dict, party_size: int = 1) -> None:
         self._stop()
         self.visit_id = str(visit.get("id", ""))
         self.badge = str(visit.get("badge") or "")
+        self.pass_payload = str(visit.get("pass_payload") or "")
         self.status = visit.get("status") or "awaiting_host"
         self.party_size = party_size
 
