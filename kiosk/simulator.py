@@ -79,7 +79,8 @@ def _core_and_ui(settings: Any, *, data_dir: Path, listen: str, config_path: Pat
             update={"ui": settings.ui.model_copy(update={"fullscreen": False})})
         cam = settings.camera
         with QRCamera(None, width=cam.width, height=cam.height) as camera:
-            return ui.run(windowed, core_url=f"http://{listen}", camera=camera, sim_panel=True)
+            ui.run(windowed, core_url=f"http://{listen}", camera=camera, sim_panel=True)
+            return 0  # closing the window with the guard's PIN is how a demo ends
     finally:
         core.terminate()
         try:

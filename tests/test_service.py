@@ -348,6 +348,10 @@ def test_ui_unit():
     assert "Requires" not in unit["Unit"] and "BindsTo" not in unit["Unit"]
     assert service["ExecStart"] == "/opt/kiosk/.venv/bin/kiosk --config /etc/kiosk/kiosk.toml ui"
     assert service["Restart"] == "always"
+    # A crash comes back; a guard's PIN exit (and a broken config) stays down.
+    from kiosk.ui import CLOSED_BY_GUARD
+
+    assert service["RestartPreventExitStatus"].split() == ["2", str(CLOSED_BY_GUARD)]
     assert (service["User"], service["Group"]) == ("kiosk", "kiosk")
     assert service["SupplementaryGroups"].split() == ["video", "render", "input"]
     environment = _all_values("kiosk-ui.service", "Environment")

@@ -11,6 +11,10 @@ import threading
 from typing import Any
 
 DEFAULT_CORE_URL = "http://127.0.0.1:8470"
+# The exit status of a guard closing the kiosk with a PIN: kiosk-ui.service lists it in
+# RestartPreventExitStatus, so the screen stays closed (for maintenance) instead of coming
+# back three seconds later; a crash still restarts it.
+CLOSED_BY_GUARD = 10
 
 
 def core_url_for(settings: Any) -> str:
@@ -71,7 +75,10 @@ def poll_serial_scanner(client: Any, scanner: Any, stop: threading.Event,
 
 def run(settings: Any, *, camera: Any = None, core_url: str | None = None,
         sim_panel: bool = False) -> int:
-    """Run the touchscreen until a guard closes it with a PIN; returns the exit code (0).
+    """Run the touchscreen until a guard closes it with a PIN or SIGTERM stops it.
+
+    Returns the exit status: :data:`CLOSED_BY_GUARD` after the guard's PIN (systemd
+    leaves the screen closed then), 0 when stopped by a signal.
 
     Args:
         settings: The kiosk's settings (``kiosk.config.Settings``).

@@ -36,7 +36,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.modalview import ModalView
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
-from kiosk.ui import theme
+from kiosk.ui import CLOSED_BY_GUARD, theme
 from kiosk.ui.background import Background
 from kiosk.ui.client import ApiError, CoreUnreachable
 from kiosk.ui.forms import VisitDraft
@@ -310,7 +310,7 @@ class KioskApp(App):
     def _exit(self, login: dict) -> None:
         log.info("kiosk closed by %s", login.get("name", "a guard"))
         self._closing = True
-        self.exit_code = 0
+        self.exit_code = CLOSED_BY_GUARD
         self.close_dialogs()
         self.stop()
 

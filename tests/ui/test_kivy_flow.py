@@ -340,6 +340,9 @@ def test_leaving_needs_a_guard_pin(kiosk, monkeypatch):
         kiosk.key(digit)
     kiosk.press("OK")
     kiosk.wait(lambda: stopped, "the app to stop")
+    from kiosk.ui import CLOSED_BY_GUARD
+
+    assert kiosk.app.exit_code == CLOSED_BY_GUARD  # systemd then leaves the screen closed
 
 
 def test_evacuation_roll_call_takes_over_and_the_guard_ticks_people_off(kiosk):
