@@ -169,8 +169,10 @@ class Alarms:
                          (status, attempts, reference, error, now, sms_id))
             if status != "pending":
                 word = "terkirim" if status == "sent" else f"gagal ({error})"
+                what = (f"SMS alarm #{row['alarm_id']}" if row["alarm_id"] is not None
+                        else f"SMS #{sms_id}")  # roster and call-out messages have no alarm
                 self.logbook.append(conn, category="sms", actor="system",
-                                    text=f"SMS alarm #{row['alarm_id']} ke {row['number']} {word}")
+                                    text=f"{what} ke {row['number']} {word}")
                 self.store.emit(conn, "sms." + status, {"id": sms_id, "alarm_id": row["alarm_id"],
                                                        "number": row["number"], "error": error})
         return status

@@ -92,7 +92,36 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--once", action="store_true",
                      help="exercise every simulated device once and exit")
     sim.set_defaults(run=cmd_sim)
+
+    report = commands.add_parser(
+        "report", help="write the guest book or the incident book for a range of days, "
+                       "as PDF (to print and sign) or CSV")
+    report.add_argument("book", choices=("guests", "logbook"),
+                        help="guests: buku tamu; logbook: buku kejadian/mutasi")
+    report.add_argument("--from", dest="start", required=True, type=_day, metavar="YYYY-MM-DD",
+                        help="first day")
+    report.add_argument("--to", dest="end", required=True, type=_day, metavar="YYYY-MM-DD",
+                        help="last day (included; at most 366 days in all)")
+    report.add_argument("--format", choices=("pdf", "csv"),
+                        help="default: from the --out file's suffix, else pdf")
+    report.add_argument("--out", required=True, metavar="FILE", help="the file to write")
+    report.set_defaults(run=cmd_report)
+
+    cards = commands.add_parser(
+        "checkpoints", help="write a printable QR code (PNG, 300 dpi) for each patrol checkpoint")
+    cards.add_argument("--out", required=True, metavar="DIR",
+                       help="directory for the PNG files (created if missing)")
+    cards.set_defaults(run=cmd_checkpoints)
     return parser
+
+
+def _day(text: str):
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -261,6 +290,53 @@ def cmd_guard_add(args, settings: config.Settings, path: Path | None) -> int:
             print(f"kiosk guard add: {exc}", file=sys.stderr)
             return EXIT_FAILED
     print(f"added {guard.role} {guard.name}")
+    return EXIT_OK
+
+
+def cmd_report(args, settings: config.Settings, path: Path | None) -> int:
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from kiosk.reports import build
+    from kiosk.store import atomic_write
+    from kiosk.watchlist import GuestError
+
+    out = Path(args.out)
+    fmt = args.format or ("csv" if out.suffix.lower() == ".csv" else "pdf")
+    db = data_dir(args.data_dir) / "kiosk.db"
+    if not db.exists():
+        print(f"kiosk: no database at {db}: is --data-dir right?", file=sys.stderr)
+        return EXIT_FAILED
+    if not out.parent.is_dir():
+        print(f"kiosk report: {out.parent} is not a directory", file=sys.stderr)
+        return EXIT_FAILED
+    store = _open_store(args, recover=False)
+    if store is None:
+        return EXIT_FAILED
+    tz = ZoneInfo(settings.site.timezone)
+    with store:
+        try:
+            report = build(store, args.book, fmt, site=settings.site.name, start=args.start,
+                           end=args.end, tz=tz, now=dt.datetime.now(tz))
+        except GuestError as exc:
+            print(f"kiosk report: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+    # Private (0600): the guest book holds personal data.
+    atomic_write(out, report.data)
+    print(f"wrote {out} ({fmt}, {report.rows} rows)")
+    return EXIT_OK
+
+
+def cmd_checkpoints(args, settings: config.Settings, path: Path | None) -> int:
+    from kiosk.patrols import write_cards
+
+    checkpoints = settings.tasks.patrols.checkpoints
+    if not checkpoints:
+        print("kiosk checkpoints: no [[tasks.patrols.checkpoints]] in the config",
+              file=sys.stderr)
+        return EXIT_FAILED
+    for written in write_cards(checkpoints, Path(args.out), site=settings.site.name):
+        print(written)
     return EXIT_OK
 
 

@@ -184,7 +184,8 @@ def test_kiosk_core_command_switches_the_lights_at_1700(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "GPIOZERO_PIN_FACTORY"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "kiosk.cli", "--data-dir", str(tmp_path), "core", "--simulate",
-         "--clock", "2026-11-22T16:59:50+07:00", "--speed", "60",
+         # Two real seconds before 17.00: the core is up and waiting, even on a busy machine.
+         "--clock", "2026-11-22T16:58:00+07:00", "--speed", "60",
          "--listen", f"127.0.0.1:{port}"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

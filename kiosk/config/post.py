@@ -9,6 +9,7 @@ out by 21.00 (SOP 7c), and at least three patrols at random times each night (SO
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import ipaddress
 import re
 from typing import Annotated, Any
@@ -80,6 +81,12 @@ class SecuritySettings(Section):
     session_minutes: int = Field(15, ge=1, le=720)
     max_pin_failures: int = Field(5, ge=3, le=20)
     lockout_minutes: int = Field(15, ge=1, le=1440)
+
+
+class SopSettings(Section):
+    # Directory of procedure files (*.toml, see kiosk.procedures); "" = the config/sop
+    # directory that comes with the kiosk.
+    dir: str = Field("", max_length=400)
 
 
 class AlarmSettings(Section):
@@ -182,6 +189,22 @@ class PatrolWindow(Section):
     count: int = Field(1, ge=1, le=12)
 
 
+class Checkpoint(Section):
+    # The id is printed in the checkpoint's QR code (GK1:CP:<id>): changing it means
+    # printing that code again.
+    id: str = Field(pattern=r"^[a-z0-9_-]{1,40}$")
+    name: str = Field(min_length=1, max_length=80)
+
+
+def default_checkpoints() -> tuple[Checkpoint, ...]:
+    return (
+        Checkpoint(id="gerbang", name="Gerbang depan"),
+        Checkpoint(id="parkir", name="Area parkir"),
+        Checkpoint(id="gudang", name="Gudang logistik"),
+        Checkpoint(id="belakang", name="Halaman belakang"),
+    )
+
+
 class PatrolSettings(Section):
     # Patrols start at random times within these windows, drawn anew each night, so nobody
     # outside can learn the rounds. A window may cross midnight.
@@ -189,12 +212,24 @@ class PatrolSettings(Section):
         (PatrolWindow(start=dt.time(21, 0), end=dt.time(0, 0), count=1),
          PatrolWindow(start=dt.time(0, 0), end=dt.time(5, 0), count=2)))
     grace_minutes: int = Field(30, ge=5, le=180)
+    # QR codes along the route, scanned during a round; () for rounds without them.
+    checkpoints: tuple[Checkpoint, ...] = Field(default_factory=default_checkpoints,
+                                                max_length=50)
 
     @field_validator("windows")
     @classmethod
     def _enough(cls, value: tuple) -> tuple:
         if sum(w.count for w in value) < 3:
             raise ValueError("the SOP asks for at least 3 patrols a night: raise the counts")
+        return value
+
+    @field_validator("checkpoints")
+    @classmethod
+    def _unique_checkpoints(cls, value: tuple) -> tuple:
+        ids = [checkpoint.id for checkpoint in value]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"checkpoint id {twice[0]!r} is used twice: ids must be unique")
         return value
 
 
@@ -276,3 +311,180 @@ class UiSettings(Section):
     inactivity_seconds: int = Field(90, ge=15, le=1800)
     # Window size when not fullscreen (development, the simulator), "WIDTHxHEIGHT".
     window: str = Field("1024x600", pattern=r"^[0-9]{3,4}x[0-9]{3,4}$")
+
+
+PLATE = re.compile(r"([A-Z]{1,2})([0-9]{1,4})([A-Z]{0,3})")
+
+
+def plate(text: str) -> str | None:
+    """``"b 1234 xyz"`` -> ``"B 1234 XYZ"``; None for anything that is not a number plate.
+
+    Indonesian plates (TNKB) are a region code of one or two letters, one to four digits and
+    up to three letters. Guards type them in a hurry, with or without spaces, dots or dashes;
+    one spelling per vehicle is what lets the register find it again when it leaves.
+    """
+    squeezed = re.sub(r"[\s.\-]", "", text).upper()
+    found = PLATE.fullmatch(squeezed)
+    return " ".join(part for part in found.groups() if part) if found else None
+
+
+class RegistersSettings(Section):
+    # Office inventory the guard lends out (SOP 3), one name per item as on its label.
+    items: tuple[str, ...] = ()
+    # Office vehicles (kendaraan dinas), number plate -> description.
+    vehicles: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("items")
+    @classmethod
+    def _items(cls, value: tuple) -> tuple:
+        names: list[str] = []
+        for name in value:
+            text = " ".join(name.split())
+            if not 1 <= len(text) <= 80:
+                raise ValueError(f"item {name!r}: a name of 1 to 80 characters")
+            if text.casefold() in (n.casefold() for n in names):
+                raise ValueError(f"item {text!r} is listed twice: give each item its own name")
+            names.append(text)
+        return tuple(names)
+
+    @field_validator("vehicles")
+    @classmethod
+    def _plates(cls, value: dict) -> dict:
+        out: dict[str, str] = {}
+        for key, description in value.items():
+            found = plate(key)
+            if found is None:
+                raise ValueError(f"{key!r} is not a number plate: write it as on the vehicle, "
+                                 'e.g. "B 1234 XYZ"')
+            if found in out:
+                raise ValueError(f"plate {found} is listed twice")
+            text = " ".join(description.split())
+            if not 1 <= len(text) <= 80:
+                raise ValueError(f"{found}: describe the vehicle in 1 to 80 characters, e.g. "
+                                 '"Toyota Innova hitam"')
+            out[found] = text
+        return out
+
+
+# -- the duty roster (SOP 1, 20, 21) ---------------------------------------------------------
+
+SHIFT_NAME = r"^[a-z0-9_]{1,20}$"
+# International form, so the modem dials the same number from any network: + and 8-15 digits.
+E164 = re.compile(r"\+[1-9][0-9]{7,14}")
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+class ShiftSettings(Section):
+    name: str = Field(pattern=SHIFT_NAME)
+    start: TimeOfDay
+    end: TimeOfDay
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> ShiftSettings:
+        if self.start == self.end:
+            raise ValueError("start and end are the same time: a shift needs a length")
+        return self
+
+
+class DutySettings(Section):
+    shift: str = Field(min_length=1, max_length=20)
+    guard: str = Field(min_length=1, max_length=60)
+    # SOP 20: when the guard cannot come, the two other guards back them up.
+    backups: tuple[str, ...]
+
+    @field_validator("backups")
+    @classmethod
+    def _two(cls, value: tuple) -> tuple:
+        if len(value) != 2:
+            raise ValueError("name two backups (SOP 20: the two other guards stand in)")
+        return value
+
+    @model_validator(mode="after")
+    def _others(self) -> DutySettings:
+        names = [_folded(n) for n in (self.guard, *self.backups)]
+        if len(set(names)) != len(names):
+            raise ValueError("the guard and the two backups must be three different people")
+        return self
+
+
+def default_shifts() -> tuple[ShiftSettings, ...]:
+    # SOP 6: the lobby during work hours, 08.00-17.00; SOP 5: the post after hours, 17.00-08.00.
+    return (ShiftSettings(name="pagi", start=dt.time(8, 0), end=dt.time(17, 0)),
+            ShiftSettings(name="malam", start=dt.time(17, 0), end=dt.time(8, 0)))
+
+
+def _folded(name: str) -> str:
+    """A name as compared: case and repeated spaces do not make a different person."""
+    return " ".join(name.split()).casefold()
+
+
+class RosterSettings(Section):
+    shifts: tuple[ShiftSettings, ...] = Field(default_factory=default_shifts)
+    # Guard name -> mobile number for the backup and call-out SMS.
+    guards: dict[str, str] = Field(default_factory=dict)
+    # Day key (mon .. sun, holiday) -> the shifts staffed that day.
+    duty: dict[str, tuple[DutySettings, ...]] = Field(default_factory=dict)
+    checkin_grace_minutes: int = Field(15, ge=1, le=240)
+
+    @field_validator("shifts")
+    @classmethod
+    def _unique(cls, value: tuple) -> tuple:
+        names = [shift.name for shift in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"shift name {twice[0]!r} is used twice: names must be unique")
+        return value
+
+    @field_validator("guards", mode="before")
+    @classmethod
+    def _phones(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        out = {}
+        for name, number in value.items():
+            if not name.strip() or len(name) > 60 or CONTROL.search(name):
+                raise ValueError(f"{name!r}: a guard's name is 1 to 60 characters")
+            plain = re.sub(r"[\s-]", "", number) if isinstance(number, str) else ""
+            if not E164.fullmatch(plain):
+                raise ValueError(f'{name} = "{number}": not a mobile number in international '
+                                 'form: use + and the country code, e.g. "+6281234567890"')
+            if any(_folded(other) == _folded(name) for other in out):
+                raise ValueError(f"{name!r} is listed twice (names differ only in case or spaces)")
+            out[name] = plain
+        return out
+
+    def problems(self) -> list[str]:
+        """Days, shifts and names in ``duty`` that point nowhere, as ``key = value: problem``."""
+        lines: list[str] = []
+        shifts = [shift.name for shift in self.shifts]
+        guards = {_folded(name): name for name in self.guards}
+        for day, duties in self.duty.items():
+            if day not in DAY_KEYS:
+                lines.append(f"roster.duty.{day}: not a day{did_you_mean(day, DAY_KEYS)}; use "
+                             f"{', '.join(DAY_KEYS)}")
+                continue
+            seen: set[str] = set()
+            for i, duty in enumerate(duties):
+                key = f"roster.duty.{day}[{i}]"
+                if duty.shift not in shifts:
+                    lines.append(f'{key}.shift = "{duty.shift}": no such shift in roster.shifts'
+                                 f"{did_you_mean(duty.shift, shifts)}; shifts are "
+                                 f"{', '.join(shifts) or '(none)'}")
+                elif duty.shift in seen:
+                    lines.append(f'{key}.shift = "{duty.shift}": this shift is given twice '
+                                 f"on {day}")
+                seen.add(duty.shift)
+                for field, name in (("guard", duty.guard),
+                                    *((f"backups[{n}]", b) for n, b in enumerate(duty.backups))):
+                    if _folded(name) not in guards:
+                        close = difflib.get_close_matches(_folded(name), list(guards), 1)
+                        hint = f" (did you mean {guards[close[0]]!r}?)" if close else ""
+                        lines.append(f'{key}.{field} = "{name}": not in [roster.guards]{hint}; '
+                                     f"guards are {', '.join(self.guards) or '(none yet)'}")
+        return lines
+
+    def phone(self, name: str) -> str | None:
+        """The number of the guard called ``name`` (case and spacing aside), if listed."""
+        wanted = _folded(name)
+        return next((number for guard, number in self.guards.items()
+                     if _folded(guard) == wanted), None)

@@ -24,7 +24,10 @@ from kiosk.config.post import (
     ApiSettings,
     CalendarSettings,
     Contacts,
+    RegistersSettings,
+    RosterSettings,
     SecuritySettings,
+    SopSettings,
     TasksSettings,
     UiSettings,
     VisitsSettings,
@@ -55,6 +58,9 @@ class Settings(Section):
     alarms: dict[str, AlarmSettings] = Field(default_factory=default_alarms)
     tasks: TasksSettings = TasksSettings()
     visits: VisitsSettings = VisitsSettings()
+    sop: SopSettings = SopSettings()
+    roster: RosterSettings = RosterSettings()
+    registers: RegistersSettings = RegistersSettings()
     ui: UiSettings = UiSettings()
 
     @field_validator("relays", "alarms", "contacts")
@@ -77,7 +83,8 @@ def simulator_defaults() -> Settings:
 
 def cross_checks(settings: Settings) -> list[str]:
     """Problems that involve two sections, as ``key = value: problem`` lines."""
-    return pin_conflicts(settings.model_dump()) + _alarm_references(settings)
+    return (pin_conflicts(settings.model_dump()) + _alarm_references(settings)
+            + settings.roster.problems())
 
 
 def pin_conflicts(data: dict) -> list[str]:

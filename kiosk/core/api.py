@@ -192,11 +192,24 @@ def task_done(task_id: str, who: Guarded, core: Core):
 @router.get("/logbook")
 def logbook(core: Core, since: dt.datetime | None = None, until: dt.datetime | None = None,
             q: Annotated[str | None, Query(max_length=100)] = None,
-            limit: Annotated[int, Query(ge=1, le=1000)] = 200):
-    """Entries newest first; ``since``/``until`` without an offset are in the site's time."""
+            limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+            category: Annotated[str | None, Query(max_length=64)] = None,
+            from_day: Annotated[dt.date | None, Query(alias="from")] = None,
+            to_day: Annotated[dt.date | None, Query(alias="to")] = None):
+    """Entries newest first; ``since``/``until`` without an offset are in the site's time.
+
+    ``category`` matches whole ("patroli"); ``from``/``to`` are whole days in the site's
+    time, both included, and narrow ``since``/``until`` when both are given.
+    """
+    from kiosk.reports import day_window, find_entries
+
     tz = core.clock.now().tzinfo
     since, until = (t if t is None or t.tzinfo else t.replace(tzinfo=tz) for t in (since, until))
-    entries = core.logbook.entries(since=since, until=until, query=q, limit=limit)
+    first, after = day_window(from_day, to_day, tz)
+    since = max(filter(None, (since, first)), default=None)
+    until = min(filter(None, (until, after)), default=None)
+    entries = find_entries(core.store, since=since, until=until, query=q, category=category,
+                           limit=limit)
     return {"entries": entries}
 
 
@@ -214,13 +227,16 @@ def write_logbook(body: LogbookIn, who: Guarded, core: Core):
 def create_app(core) -> FastAPI:
     app = FastAPI(title="Gatehouse kiosk core", version="1",
                   description="Local API of the kiosk core: relays, alarms, tasks, logbook, "
-                              "guests.")
+                              "guests, registers, patrols, procedures, roster, reports.")
     app.state.core = core
     app.include_router(router)
-    from kiosk.core.visits_api import router as visits_router  # it imports this module
+    # The other routers import this module (for the guard dependency): imported here.
+    from kiosk.core import patrols_api, registers_api, reports_api, roster_api, sop_api
+    from kiosk.core.visits_api import router as visits_router
 
-    app.include_router(visits_router)
-    app.include_router(devices_router)
+    for extra in (visits_router, devices_router, registers_api.router, sop_api.router,
+                  roster_api.router, patrols_api.router, reports_api.router):
+        app.include_router(extra)
 
     @app.exception_handler(LockedOut)
     def _locked(request: Request, exc: LockedOut):

@@ -27,7 +27,12 @@ from kiosk.alarms import Alarms
 from kiosk.auth import Guards, Sessions
 from kiosk.clock import Clock, Trust, clock_trust, ntp_synchronized
 from kiosk.core import sdnotify
+from kiosk.handover import Handover, core_sources
+from kiosk.patrols import Patrols
+from kiosk.registers import Registers
 from kiosk.rollcall import RollCall, VisitingRules
+from kiosk.roster import Roster
+from kiosk.sop import SopRuns
 from kiosk.store import Logbook, Store
 from kiosk.tasks import Tasks
 from kiosk.visits import Visits
@@ -121,6 +126,13 @@ class Core:
         self.visiting_rules = VisitingRules(store, settings, now=now, alerts=self.alerts)
         self.rollcall = RollCall(store, settings, now=now, alarms=self.alarms,
                                  guards_on_duty=self.sessions.active)
+        self.registers = Registers(store, settings, now=now)
+        self.sops = SopRuns(store, settings, now=now)
+        self.roster = Roster(store, settings, now=now, alerts=self.alerts,
+                             trusted=lambda: self.status.clock_trusted)
+        self.handover = Handover(store, now=now, guards=self.guards, roster=self.roster,
+                                 sources=core_sources(self))
+        self.patrols = Patrols(store, settings, now=now, alerts=self.alerts)
         self._inbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._wake = threading.Event()  # set to run the loop now rather than at the next tick
@@ -130,6 +142,7 @@ class Core:
         self._trust_checked_at = -NTP_CHECK_SECONDS
         self._ntp_ok = False
         self._sms_next_try: dict[int, float] = {}
+        self._sms_lock = threading.Lock()
         self.scanned = ScannedCodes()
         self._sensor_lock = threading.Lock()
         # The loop and API calls both reconcile; one at a time, or a stale pass could undo
@@ -206,7 +219,8 @@ class Core:
             for day in (now.date() - dt.timedelta(days=1), now.date()):
                 self.tasks.plan(day)
             self._planned = now.date()
-        for check in (self.visiting_rules.check, self.rollcall.check):
+        for check in (self.visiting_rules.check, self.rollcall.check, self.roster.check,
+                      self.patrols.check):
             try:
                 check(now)
             except Exception:  # guests' rules must never hold up the relays and alarms
@@ -418,7 +432,15 @@ class Core:
                 log.exception("SMS sender failed")
 
     def send_pending_sms(self) -> None:
-        """One pass over queued SMS; each failure waits longer before its next try."""
+        """One pass over queued SMS; each failure waits longer before its next try.
+
+        One pass at a time (the SMS thread, a test, a "send now"): two passes over the same
+        pending row would text the same person twice.
+        """
+        with self._sms_lock:
+            self._send_pending_sms()
+
+    def _send_pending_sms(self) -> None:
         modem = self.hw.modem if self.hw else None
         for sms in self.alarms.pending_sms():
             if time.monotonic() < self._sms_next_try.get(sms["id"], 0):

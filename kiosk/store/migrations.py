@@ -242,5 +242,206 @@ CREATE TABLE rollcall_entries (
 );
 """
 
-MIGRATIONS: list[str] = [V1, V2]
+# v3: the guard's registers (SOP 3-6). Names only where the paper registers have them (the
+# borrower, a vehicle's driver, who took the mail); no identity or phone numbers, no couriers.
+V3 = """
+-- Office inventory and vehicles lent out (SOP 3). asset is the item's name or the vehicle's
+-- plate as configured when it was lent.
+CREATE TABLE loans (
+    id                 INTEGER PRIMARY KEY,
+    kind               TEXT NOT NULL CHECK (kind IN ('item', 'vehicle')),
+    asset              TEXT NOT NULL CHECK (length(trim(asset)) > 0),
+    borrower           TEXT NOT NULL CHECK (length(trim(borrower)) > 0),
+    unit               TEXT NOT NULL,
+    purpose            TEXT NOT NULL,
+    expected_back_at   TEXT,
+    lent_at            TEXT NOT NULL,
+    lent_by            TEXT NOT NULL,
+    returned_at        TEXT,
+    condition          TEXT,
+    received_by        TEXT,
+    return_recorded_by TEXT,
+    CHECK ((returned_at IS NULL) = (received_by IS NULL))
+);
+-- An asset is never out twice at once, whatever the code above does: two guards lending the
+-- same projector at the same moment get one loan and one refusal.
+CREATE UNIQUE INDEX loans_one_open ON loans (kind, asset) WHERE returned_at IS NULL;
+CREATE INDEX loans_lent ON loans (julianday(lent_at));
+CREATE INDEX loans_returned ON loans (julianday(returned_at)) WHERE returned_at IS NOT NULL;
+
+-- Vehicles through the gate (SOP 4). A row is one excursion from where the vehicle belongs:
+-- another vehicle's stay inside (in_at, then out_at), an office vehicle's trip out (out_at,
+-- then in_at). The first time may be NULL when the guard records only the second movement.
+CREATE TABLE vehicle_log (
+    id      INTEGER PRIMARY KEY,
+    plate   TEXT NOT NULL CHECK (length(plate) > 0),
+    office  INTEGER NOT NULL CHECK (office IN (0, 1)),
+    driver  TEXT NOT NULL DEFAULT '',
+    purpose TEXT NOT NULL DEFAULT '',
+    loan_id INTEGER REFERENCES loans (id),
+    in_at   TEXT,
+    in_by   TEXT,
+    out_at  TEXT,
+    out_by  TEXT,
+    CHECK (in_at IS NOT NULL OR out_at IS NOT NULL)
+);
+-- One open excursion per plate; the same WHERE term is in the queries so SQLite uses it.
+CREATE UNIQUE INDEX vehicle_log_open ON vehicle_log (plate)
+    WHERE (office = 0 AND out_at IS NULL) OR (office = 1 AND in_at IS NULL);
+CREATE INDEX vehicle_log_in ON vehicle_log (julianday(in_at)) WHERE in_at IS NOT NULL;
+CREATE INDEX vehicle_log_out ON vehicle_log (julianday(out_at)) WHERE out_at IS NOT NULL;
+
+-- Letters and packages left at the post (SOP 5-6), until handed to the archive or recipient.
+CREATE TABLE mail (
+    id           INTEGER PRIMARY KEY,
+    kind         TEXT NOT NULL CHECK (kind IN ('letter', 'package')),
+    sender       TEXT NOT NULL CHECK (length(trim(sender)) > 0),
+    addressee    TEXT NOT NULL CHECK (length(trim(addressee)) > 0),
+    description  TEXT NOT NULL DEFAULT '',
+    received_at  TEXT NOT NULL,
+    received_by  TEXT NOT NULL,
+    delivered_at TEXT,
+    delivered_to TEXT CHECK (delivered_to IN ('archive', 'recipient')),
+    taken_by     TEXT,
+    delivered_by TEXT,
+    CHECK ((delivered_at IS NULL) = (delivered_to IS NULL))
+);
+CREATE INDEX mail_pending ON mail (id) WHERE delivered_at IS NULL;
+CREATE INDEX mail_received ON mail (julianday(received_at));
+"""
+
+# v4: SOP runs (kiosk.sop). A run keeps a copy of its procedure (JSON), so a file edited or
+# removed later never changes a run under way. Each time a run enters a step is a pass; a
+# "no" that loops back adds passes and never rewrites the earlier ones.
+V4 = """
+CREATE TABLE sop_runs (
+    id            INTEGER PRIMARY KEY,
+    sop_id        TEXT NOT NULL,
+    definition    TEXT NOT NULL CHECK (json_valid(definition)),
+    title         TEXT NOT NULL DEFAULT '',
+    note          TEXT NOT NULL DEFAULT '',
+    status        TEXT NOT NULL CHECK (status IN ('running', 'finished', 'cancelled')),
+    started_at    TEXT NOT NULL,
+    started_by    TEXT NOT NULL,
+    ended_at      TEXT,
+    ended_by      TEXT,
+    cancel_reason TEXT
+);
+CREATE INDEX sop_runs_running ON sop_runs (id) WHERE status = 'running';
+
+CREATE TABLE sop_passes (
+    id               INTEGER PRIMARY KEY,
+    run_id           INTEGER NOT NULL REFERENCES sop_runs (id),
+    seq              INTEGER NOT NULL CHECK (seq >= 1),
+    step_id          TEXT NOT NULL,
+    standard_minutes INTEGER NOT NULL CHECK (standard_minutes >= 0),
+    opened_at        TEXT NOT NULL,
+    done_at          TEXT,
+    done_by          TEXT,
+    answer           TEXT CHECK (answer IN ('yes', 'no')),
+    note             TEXT NOT NULL DEFAULT '',
+    UNIQUE (run_id, seq)
+);
+-- A run is at one step at a time, whatever the code does.
+CREATE UNIQUE INDEX sop_passes_open ON sop_passes (run_id) WHERE done_at IS NULL;
+"""
+
+# v5: the duty roster (SOP 1, 20, 21) and the shift handover (SOP 19). The weekly roster is
+# config; only an admin's override of one date lives here, and the newest live one wins. A
+# shift is named by the date it starts on and the shift's name ("2026-11-22", "malam").
+# Guards are named as in the roster; a missed check-in is recorded once per shift, so a
+# restart never sends the backups a second SMS.
+V5 = """
+CREATE TABLE roster_overrides (
+    id           INTEGER PRIMARY KEY,
+    day          TEXT NOT NULL,
+    duties       TEXT NOT NULL CHECK (json_valid(duties)),
+    reason       TEXT NOT NULL CHECK (length(trim(reason)) > 0),
+    actor        TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    cancelled_at TEXT,
+    cancelled_by TEXT
+);
+CREATE UNIQUE INDEX roster_overrides_live ON roster_overrides (day) WHERE cancelled_at IS NULL;
+
+CREATE TABLE roster_checkins (
+    id    INTEGER PRIMARY KEY,
+    day   TEXT NOT NULL,
+    shift TEXT NOT NULL,
+    guard TEXT NOT NULL,
+    role  TEXT NOT NULL CHECK (role IN ('guard', 'backup')),
+    via   TEXT NOT NULL CHECK (via IN ('checkin', 'handover')),
+    at    TEXT NOT NULL,
+    UNIQUE (day, shift, guard)
+);
+
+CREATE TABLE roster_missed (
+    day        TEXT NOT NULL,
+    shift      TEXT NOT NULL,
+    guard      TEXT NOT NULL,
+    alerted_at TEXT NOT NULL,
+    alert_id   INTEGER REFERENCES alerts (id),
+    PRIMARY KEY (day, shift)
+);
+
+-- Off-roster guards called in for an office event (SOP 21); guards holds each name with the
+-- id of its row in sms.
+CREATE TABLE callouts (
+    id         INTEGER PRIMARY KEY,
+    event_at   TEXT NOT NULL,
+    note       TEXT NOT NULL CHECK (length(trim(note)) > 0),
+    guards     TEXT NOT NULL CHECK (json_valid(guards)),
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+
+-- summary is the snapshot the outgoing guard handed over (alarms, alerts, guests, ...).
+CREATE TABLE handovers (
+    id          INTEGER PRIMARY KEY,
+    at          TEXT NOT NULL,
+    outgoing_id INTEGER NOT NULL REFERENCES guards (id),
+    outgoing    TEXT NOT NULL,
+    incoming_id INTEGER NOT NULL REFERENCES guards (id),
+    incoming    TEXT NOT NULL,
+    note        TEXT NOT NULL DEFAULT '',
+    summary     TEXT NOT NULL CHECK (json_valid(summary))
+);
+CREATE INDEX handovers_time ON handovers (julianday(at));
+"""
+
+# v6: patrol rounds (SOP 13, kiosk.patrols). A round keeps the route as configured when it
+# started, so a later change of [[tasks.patrols.checkpoints]] does not rewrite what a past
+# round missed. At most one round per patrol task; a patrol task flagged as missed is
+# remembered in patrol_missed, so the flag is raised once, across restarts too.
+V6 = """
+CREATE TABLE patrol_rounds (
+    id          INTEGER PRIMARY KEY,
+    task_id     TEXT REFERENCES tasks (id),
+    route       TEXT NOT NULL CHECK (json_valid(route)),
+    started_at  TEXT NOT NULL,
+    started_by  TEXT NOT NULL,
+    finished_at TEXT,
+    finished_by TEXT,
+    note        TEXT CHECK (note IS NULL OR length(note) <= 500)
+);
+CREATE UNIQUE INDEX patrol_rounds_task ON patrol_rounds (task_id) WHERE task_id IS NOT NULL;
+CREATE INDEX patrol_rounds_open ON patrol_rounds (id) WHERE finished_at IS NULL;
+CREATE INDEX patrol_rounds_time ON patrol_rounds (julianday(started_at));
+
+CREATE TABLE patrol_scans (
+    round_id      INTEGER NOT NULL REFERENCES patrol_rounds (id),
+    checkpoint_id TEXT NOT NULL,
+    scanned_at    TEXT NOT NULL,
+    scanned_by    TEXT NOT NULL,
+    PRIMARY KEY (round_id, checkpoint_id)
+);
+
+CREATE TABLE patrol_missed (
+    task_id    TEXT PRIMARY KEY REFERENCES tasks (id),
+    flagged_at TEXT NOT NULL,
+    alert_id   INTEGER REFERENCES alerts (id)
+);
+"""
+
+MIGRATIONS: list[str] = [V1, V2, V3, V4, V5, V6]
 """Migration scripts in order; the schema version is ``len(MIGRATIONS)``."""

@@ -1,0 +1,54 @@
+"""The local API for the printed books: guest book and incident book as CSV or PDF.
+
+Guard token required: the guest book holds personal data. Each download is written to the
+logbook (category ``laporan``), so who took which pages of the books out is on record.
+A reversed range or one over 366 days is a 422 with ``field`` "to".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from kiosk import reports
+from kiosk.core.api import Core, Guarded
+
+router = APIRouter(prefix="/api/v1")
+
+From = Annotated[dt.date, Query(alias="from", description="first day, YYYY-MM-DD")]
+To = Annotated[dt.date, Query(alias="to", description="last day (included), YYYY-MM-DD")]
+TITLES = {"guests": "Buku tamu", "logbook": "Buku kejadian"}
+
+
+def _download(core, who, book: str, fmt: str, start: dt.date, end: dt.date) -> Response:
+    now = core.clock.now()
+    report = reports.build(core.store, book, fmt, site=core.settings.site.name, start=start,
+                           end=end, tz=now.tzinfo, now=now)
+    with core.store.transaction() as conn:
+        core.logbook.append(conn, category="laporan", actor=who.name,
+                            text=f"{TITLES[book]} {start} s.d. {end} diunduh "
+                                 f"({fmt.upper()}, {report.rows} baris)")
+    return Response(report.data, media_type=report.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{report.filename}"'})
+
+
+@router.get("/reports/guests.csv")
+def guests_csv(who: Guarded, core: Core, start: From, end: To):
+    return _download(core, who, "guests", "csv", start, end)
+
+
+@router.get("/reports/guests.pdf")
+def guests_pdf(who: Guarded, core: Core, start: From, end: To):
+    return _download(core, who, "guests", "pdf", start, end)
+
+
+@router.get("/reports/logbook.csv")
+def logbook_csv(who: Guarded, core: Core, start: From, end: To):
+    return _download(core, who, "logbook", "csv", start, end)
+
+
+@router.get("/reports/logbook.pdf")
+def logbook_pdf(who: Guarded, core: Core, start: From, end: To):
+    return _download(core, who, "logbook", "pdf", start, end)
