@@ -31,7 +31,7 @@ from kivy.app import App
 from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.lang import Builder
-from kivy.properties import BooleanProperty, NumericProperty, StringProperty
+from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.modalview import ModalView
 from kivy.uix.screenmanager import NoTransition, ScreenManager
@@ -47,6 +47,15 @@ from kiosk.ui.screens.checkout import CheckoutScreen
 from kiosk.ui.screens.consent import ConsentScreen
 from kiosk.ui.screens.details import DetailsScreen
 from kiosk.ui.screens.done import DoneScreen
+from kiosk.ui.screens.guard_alarms import AlarmsScreen
+from kiosk.ui.screens.guard_dashboard import DashboardScreen
+from kiosk.ui.screens.guard_handover import HandoverScreen
+from kiosk.ui.screens.guard_logbook import LogbookScreen
+from kiosk.ui.screens.guard_patrols import PatrolsScreen
+from kiosk.ui.screens.guard_registers import RegistersScreen
+from kiosk.ui.screens.guard_reports import ReportsScreen
+from kiosk.ui.screens.guard_roster import RosterScreen
+from kiosk.ui.screens.guard_sop import SopScreen
 from kiosk.ui.screens.rollcall import RollcallScreen
 from kiosk.ui.screens.scan import ScanScreen
 from kiosk.ui.screens.temperature import TemperatureScreen
@@ -58,11 +67,19 @@ log = logging.getLogger(__name__)
 
 KV_DIR = Path(__file__).resolve().parent / "kv"
 KV_FILES = ("theme.kv", "scan.kv", "welcome.kv", "details.kv", "temperature.kv", "consent.kv",
-            "done.kv", "checkout.kv", "unreachable.kv", "rollcall.kv")
+            "done.kv", "checkout.kv", "unreachable.kv", "rollcall.kv", "guard.kv",
+            *(f"guard_{name}.kv" for name in ("dashboard", "alarms", "logbook", "handover",
+                                              "registers", "patrols", "sop", "roster",
+                                              "reports")))
 SCREENS = (("welcome", WelcomeScreen), ("scan", ScanScreen), ("details", DetailsScreen),
            ("temperature", TemperatureScreen), ("consent", ConsentScreen), ("done", DoneScreen),
            ("checkout", CheckoutScreen), ("unreachable", UnreachableScreen),
-           ("rollcall", RollcallScreen))
+           ("rollcall", RollcallScreen),
+           ("guard_dashboard", DashboardScreen), ("guard_alarms", AlarmsScreen),
+           ("guard_logbook", LogbookScreen), ("guard_handover", HandoverScreen),
+           ("guard_registers", RegistersScreen), ("guard_patrols", PatrolsScreen),
+           ("guard_sop", SopScreen), ("guard_roster", RosterScreen),
+           ("guard_reports", ReportsScreen))
 HEALTH_SECONDS = 3.0
 
 
@@ -92,6 +109,7 @@ class KioskApp(App):
     lang = StringProperty("id")
     now_text = StringProperty("")
     core_ok = BooleanProperty(True)
+    guard = ObjectProperty(None, allownone=True)  # the logged-in guard's {"token", "name", "role"}
 
     def __init__(self, settings: Any, *, client: Any, scanner: Scanner | None = None,
                  now: Callable[[], dt.datetime] | None = None, catalog: Catalog | None = None,
@@ -205,9 +223,10 @@ class KioskApp(App):
         tr.switch(lang)
         self.lang = lang
         self.now_text = format_datetime(self._now(), lang)
-        if self.sm is not None and self.sm.current == "rollcall":
-            self.screen("rollcall").relabel()
-            self.poll_rollcall()
+        if self.sm is not None:
+            self.sm.current_screen.relabel()
+            if self.sm.current == "rollcall":
+                self.poll_rollcall()
 
     # -- the guest's way through -------------------------------------------------------------
 
@@ -242,7 +261,11 @@ class KioskApp(App):
         self.go("done")
 
     def reset(self) -> None:
-        """Back to Welcome for the next guest: drop everything the last one entered."""
+        """Back to Welcome for the next guest: drop everything the last one entered.
+
+        A guard still logged in (the panel left open) is logged out first.
+        """
+        self._end_guard_session()
         self.background.new_session()
         self.close_dialogs()
         self.draft = VisitDraft()
@@ -300,6 +323,38 @@ class KioskApp(App):
         dialog.submit = submit
         dialog.open(animation=False)
         return dialog
+
+    # -- the guard's panel -------------------------------------------------------------------
+
+    def open_guard_panel(self) -> None:
+        """Welcome's "Petugas": the panel, after the PIN."""
+        if any(isinstance(child, GuardDialog) for child in Window.children):
+            return
+        self.guard_dialog(title="guard_panel.login_title", message="guard_panel.login_message",
+                          on_login=self._guard_in)
+
+    def _guard_in(self, login: dict) -> None:
+        log.info("guard panel opened by %s", login.get("name"))
+        self.guard = login
+        self.close_dialogs()
+        self.last_touch = time.monotonic()
+        self.go("guard_dashboard")
+
+    def guard_logout(self) -> None:
+        self.reset()
+
+    def guard_expired(self) -> None:
+        """The core no longer knows the token (it restarted, or the session ran out)."""
+        self.guard = None
+        self.reset()
+
+    def _end_guard_session(self) -> None:
+        if self.guard is None:
+            return
+        token, self.guard = self.guard.get("token"), None
+        if token:
+            self.background.submit(self.client.logout, token, session_bound=False,
+                                   failed=lambda _exc: None)
 
     def ask_exit(self) -> None:
         """The logo was held: the guard may close the kiosk with a PIN."""

@@ -193,3 +193,26 @@ class CoreClient:
         return self._call("POST", f"/rollcall/{quote(kind, safe='')}/"
                                   f"{quote(str(ref), safe='')}/check", token=token)
 
+    def request(self, method: str, path: str, *, token: str | None = None,
+                timeout: float | None = None, **kwargs: Any) -> Any:
+        """Any call of the core's API under ``/api/v1`` (the guard panel's screens use it).
+
+        ``kwargs`` go to ``httpx`` (``json=``, ``params=``); the answer is the JSON body.
+        """
+        return self._call(method, path, token=token, timeout=timeout, **kwargs)
+
+    def download(self, path: str, *, token: str, params: dict | None = None) -> bytes:
+        """A file the core makes (a report): the raw bytes."""
+        try:
+            response = self._http.get(f"/api/v1{path}", params=params, timeout=60,
+                                      headers={"Authorization": f"Bearer {token}"})
+        except httpx.TransportError as exc:
+            raise CoreUnreachable(f"the core at {self.url} did not answer: {exc}") from exc
+        if response.status_code >= 400:
+            raise ApiError(response.status_code, _detail(response),
+                           detail_id=_body(response).get("detail_id"))
+        return response.content
+
+    def logout(self, token: str) -> None:
+        self._call("POST", "/guard/logout", token=token)
+

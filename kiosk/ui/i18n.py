@@ -60,11 +60,15 @@ class Catalog:
 
     @classmethod
     def load(cls, folder: Path = LOCALE_DIR) -> Catalog:
-        """Read ``<lang>.toml`` for every supported language found in ``folder``.
+        """Read ``<lang>.toml`` and ``<lang>/*.toml`` for every supported language in ``folder``.
+
+        The guest's texts are in ``<lang>.toml``; the guard panel's, one file per screen, in
+        ``<lang>/`` (a translator of the lobby screens never wades through the registers).
 
         Raises:
             FileNotFoundError: The default language's file is missing.
-            ValueError: A file is not valid TOML or holds something other than text.
+            ValueError: A file is not valid TOML, holds something other than text, or
+                repeats a key another file has.
         """
         texts = {}
         for lang in LANGUAGES:
@@ -73,10 +77,17 @@ class Catalog:
                 if lang == DEFAULT:
                     raise FileNotFoundError(f"{path}: the Indonesian texts are missing")
                 continue
-            try:
-                texts[lang] = _flatten(tomllib.loads(path.read_text(encoding="utf-8")))
-            except tomllib.TOMLDecodeError as exc:
-                raise ValueError(f"{path}: {exc}") from None
+            table: dict[str, str] = {}
+            for part in [path, *sorted((folder / lang).glob("*.toml"))]:
+                try:
+                    found = _flatten(tomllib.loads(part.read_text(encoding="utf-8")))
+                except tomllib.TOMLDecodeError as exc:
+                    raise ValueError(f"{part}: {exc}") from None
+                twice = sorted(set(found) & set(table))
+                if twice:
+                    raise ValueError(f"{part}: {', '.join(twice)} already defined elsewhere")
+                table.update(found)
+            texts[lang] = table
         return cls(texts)
 
     @property

@@ -16,6 +16,7 @@ import argparse
 import datetime as dt
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,7 +43,11 @@ class _NoDecoder:
 
 
 def scenes() -> dict[str, Callable]:
-    """Scene name -> function putting the app into that state (returns frames to wait)."""
+    """Scene name -> function putting the app into that state (returns frames to wait).
+
+    ``guard-...`` scenes are the guard's panel's (:mod:`kiosk.ui.guardshots`): they take
+    ``(app, core)`` and run against a real core.
+    """
 
     def welcome(app):
         app.reset()
@@ -218,7 +223,14 @@ def scenes() -> dict[str, Callable]:
         "checkout-thanks": checkout_thanks, "unreachable": unreachable,
         "cancel-question": cancel_question, "exit-pin": exit_pin, "rollcall": rollcall,
         "sim": sim,
+        **guard_scenes(),
     }
+
+
+def guard_scenes() -> dict[str, Callable]:
+    from kiosk.ui.guardshots import scenes as found
+
+    return found()
 
 
 def _dialog(app):
@@ -231,8 +243,11 @@ def _dialog(app):
 
 def plan(sizes, only=None) -> list[tuple[tuple[int, int], list[str]]]:
     """(size, scenes) in the order taken; Welcome also at 1920x1080."""
-    names = [n for n in scenes() if (not only or n in only) and n != "sim"]
+    names = [n for n in scenes() if (not only or n in only) and n != "sim"
+             and not n.startswith("guard-")]
+    guard = [n for n in scenes() if (not only or n in only) and n.startswith("guard-")]
     shots = [(size, names) for size in sizes if names]
+    shots += [(size, guard) for size in sizes if guard]
     if (not only or "welcome" in only) and LARGE not in sizes:
         shots.append((LARGE, ["welcome"]))
     if not only or "sim" in only:
@@ -297,7 +312,6 @@ def _render_here(size: tuple[int, int], names: list[str], out: Path) -> int:
 
 
 def _render(names: list[str], size: tuple[int, int], out: Path) -> list[Path]:
-    from kivy.clock import Clock
     from kivy.core.window import Window
 
     from drivers.sim.camera import QRCamera
@@ -307,6 +321,8 @@ def _render(names: list[str], size: tuple[int, int], out: Path) -> list[Path]:
     from kiosk.ui.scanner import Scanner
 
     settings = simulator_defaults()
+    if names and all(name.startswith("guard-") for name in names):
+        return _render_guard(names, size, out, settings)
     camera = QRCamera(INVITATION_CODE)
     scanner = Scanner(camera, decoder_factory=_NoDecoder)
     panel = {}
@@ -336,7 +352,72 @@ def _render(names: list[str], size: tuple[int, int], out: Path) -> list[Path]:
             app.close_dialogs()
             yield 1
 
-    script = steps()
+    _run_script(app, steps())
+    scanner.close()
+    camera.close()
+    return written
+
+
+def _render_guard(names: list[str], size: tuple[int, int], out: Path, settings) -> list[Path]:
+    """The guard's panel against a real core (simulated hardware, clock frozen at MOMENT)."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+    from kivy.core.window import Window
+
+    from kiosk.core.api import create_app
+    from kiosk.core.service import SIM_GUARDS, build_core, ensure_guards
+    from kiosk.ui.app import KioskApp
+    from kiosk.ui.client import CoreClient
+
+    data = Path(tempfile.mkdtemp(prefix="kiosk-shots-core-"))
+    core = build_core(settings, data_dir=data, simulate=True, start=MOMENT, speed=0)
+    core.start()
+    ensure_guards(core, simulate=True)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    server = uvicorn.Server(uvicorn.Config(create_app(core), log_level="warning",
+                                           lifespan="off"))
+    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
+    while not server.started:
+        time.sleep(0.02)
+    client = CoreClient(f"http://127.0.0.1:{sock.getsockname()[1]}")
+    app = KioskApp(settings, client=client, now=lambda: MOMENT, health_seconds=3600)
+    setups = scenes()
+    written: list[Path] = []
+    pin = SIM_GUARDS[0][1]
+
+    def steps() -> Iterator[int]:
+        yield SETTLE_FRAMES
+        for name in names:
+            app.reset()
+            app.guard = client.login(pin)
+            wait = setups[name](app, core)
+            app.last_touch = float("inf")
+            yield wait or SETTLE_FRAMES * 2
+            target = out / f"{name}-{size[0]}x{size[1]}.png"
+            Path(Window.screenshot(name=str(out / f".{name}.png"))).replace(target)
+            written.append(target)
+            app.close_dialogs()
+            yield 1
+
+    try:
+        _run_script(app, steps())
+    finally:
+        server.should_exit = True
+        client.close()
+        core.stop()
+        shutil.rmtree(data, ignore_errors=True)
+    return written
+
+
+def _run_script(app, script: Iterator[int]) -> None:
+    """Run the app, advancing ``script`` (frames to wait) each frame; stop at its end."""
+    from kivy.clock import Clock
+
     waiting = [0]
 
     def tick(_dt):
@@ -351,12 +432,7 @@ def _render(names: list[str], size: tuple[int, int], out: Path) -> list[Path]:
         return None
 
     Clock.schedule_interval(tick, 0)
-    try:
-        app.run()
-    finally:
-        scanner.close()
-        camera.close()
-    return written
+    app.run()
 
 
 if __name__ == "__main__":

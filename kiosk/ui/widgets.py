@@ -368,6 +368,70 @@ class CameraView(Image):
         self.texture = None
 
 
+class Collapsible(BoxLayout):
+    """A part of a screen that folds away: no height, invisible, and deaf to touches.
+
+    Folding by height alone is not enough in Kivy: the children keep their own sizes and
+    would still catch taps meant for what is drawn over them (and ``disabled`` widgets
+    swallow taps rather than pass them on).
+    """
+
+    shown = BooleanProperty(True)
+
+    def on_touch_down(self, touch):
+        return super().on_touch_down(touch) if self.shown else False
+
+    def on_touch_move(self, touch):
+        return super().on_touch_move(touch) if self.shown else False
+
+    def on_touch_up(self, touch):
+        return super().on_touch_up(touch) if self.shown else False
+
+
+class HoldButton(RoundButton):
+    """A button that acts only when held for ``hold_seconds``: an alarm is not a slip.
+
+    ``progress`` runs from 0 to 1 while the finger stays on it (the kv draws it as a bar
+    filling the button); letting go early does nothing. ``on_hold`` fires once when full.
+    """
+
+    hold_seconds = NumericProperty(2.0)
+    progress = NumericProperty(0.0)
+    __events__ = ("on_hold",)
+    _started = None
+    _timer = None
+
+    def on_press(self) -> None:
+        self._started = Clock.get_time()
+        self._timer = Clock.schedule_interval(self._grow, 1 / 30)
+
+    def on_release(self) -> None:
+        self._stop()
+
+    def on_touch_up(self, touch):
+        if touch.grab_current is self or self._timer is not None:
+            self._stop()
+        return super().on_touch_up(touch)
+
+    def _grow(self, _dt) -> None:
+        if self._started is None:
+            return
+        self.progress = min(1.0, (Clock.get_time() - self._started) / self.hold_seconds)
+        if self.progress >= 1.0:
+            self._stop()
+            self.dispatch("on_hold")
+
+    def _stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._started = None
+        self.progress = 0.0
+
+    def on_hold(self) -> None:
+        pass
+
+
 class QRCode(Image):
     """A QR code drawn crisp at any size: one texel per module, scaled without smoothing.
 

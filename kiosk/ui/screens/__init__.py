@@ -24,6 +24,9 @@ class KioskScreen(Screen):
     def reset(self) -> None:
         """Forget everything this screen holds for the current guest."""
 
+    def relabel(self) -> None:
+        """The language changed: redo any text built in Python (kv texts follow by themselves)."""
+
     def release(self) -> None:
         """The app is closing: let go of anything bound outside this screen."""
 

@@ -1,0 +1,177 @@
+"""The dashboard: the post at a glance, refreshed every few seconds.
+
+Who is on duty and who backs up; guests on site with their time inside, overstays marked;
+hosts still to confirm, with admit and deny at hand (SOP 7b); alerts to act on; the relays
+with a one-tap override for an hour; today's tasks due and overdue; active alarms; the last
+sync with the central office. Every figure comes from the core's API as it is now.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from kivy.factory import Factory
+from kivy.uix.boxlayout import BoxLayout
+
+from kiosk.ui.lang import tr
+from kiosk.ui.screens.guard import GuardBody, GuardScreen
+
+OVERRIDE_MINUTES = 60
+
+
+def minutes_since(stamp: str | None, now: dt.datetime) -> int:
+    if not stamp:
+        return 0
+    return max(0, int((now - dt.datetime.fromisoformat(stamp)).total_seconds() // 60))
+
+
+def duration(minutes: int, text) -> str:
+    hours, rest = divmod(minutes, 60)
+    return text("dashboard.hours", h=hours, m=rest) if hours else text("dashboard.minutes",
+                                                                         m=rest)
+
+
+class DashboardBody(GuardBody, BoxLayout):
+    pass
+
+
+class DashboardScreen(GuardScreen):
+    body = "DashboardBody"
+    title_key = "nav.dashboard"
+    refresh_seconds = 5.0
+    SOURCES = (("roster", "GET", "/roster/now"), ("visits", "GET", "/visits"),
+               ("alerts", "GET", "/alerts"), ("relays", "GET", "/relays"),
+               ("tasks", "GET", "/tasks"), ("alarms", "GET", "/alarms/active"),
+               ("sync", "GET", "/sync"))
+
+    def refresh(self) -> None:
+        self.data = getattr(self, "data", {})
+        for key, method, path in self.SOURCES:
+            params = {"on_site": "true"} if key == "visits" else None
+            self.api(method, path, params=params,
+                     done=lambda body, k=key: self._got(k, body),
+                     failed=lambda exc, k=key: self._got(k, None))
+
+    def _got(self, key: str, body) -> None:
+        if key == "sync" and body is None:
+            self.problem = ""  # no sync configured yet is not the guard's problem
+        self.data[key] = body
+        self.draw()
+
+    # -- drawing -----------------------------------------------------------------------------
+
+    def draw(self) -> None:
+        text = self.app.text
+        now = self.app._now()
+        data = self.data
+        cards = self.content.ids
+        self._fill(cards.duty, self._duty_lines(data.get("roster"), text))
+        visits = (data.get("visits") or {}).get("visits", [])
+        waiting = [v for v in visits if v.get("status") in ("awaiting_host", "held")]
+        self._fill(cards.waiting, [self._waiting_row(v, text) for v in waiting]
+                   or [text("guard_panel.none")])
+        out_by = self.app.settings.visits.out_by
+        guests = []
+        for v in visits:
+            inside = duration(minutes_since(v.get("created_at"), now), text)
+            late = now.time() >= out_by
+            guests.append(text("dashboard.guest_late" if late else "dashboard.guest",
+                               badge=v.get("badge") or "", name=v.get("name") or "",
+                               host=v.get("host") or "", inside=inside))
+        cards.guests.title = text("dashboard.guests", count=len(visits))
+        self._fill(cards.guests, guests or [text("guard_panel.none")])
+        alerts = [a for a in (data.get("alerts") or {}).get("alerts", [])
+                  if not a.get("resolved_at")]
+        self._fill(cards.alerts, [self._alert_row(a) for a in alerts]
+                   or [text("guard_panel.none")])
+        self._fill(cards.relays, [self._relay_row(r, text)
+                                  for r in (data.get("relays") or {}).get("relays", [])])
+        tasks = [t for t in (data.get("tasks") or {}).get("tasks", [])
+                 if t.get("status") in ("due", "overdue")]
+        self._fill(cards.tasks, [self._task_row(t, text) for t in tasks]
+                   or [text("dashboard.no_tasks")])
+        alarms = (data.get("alarms") or {}).get("alarms", [])
+        label = "label_id" if self.app.lang == "id" else "label_en"
+        self._fill(cards.alarms, [text("dashboard.alarm", label=a.get(label) or a.get("code"),
+                                       at=(a.get("raised_at") or "")[11:16],
+                                       state=text(f"dashboard.alarm_{a.get('state')}"))
+                                  for a in alarms] or [text("guard_panel.none")])
+        sync = data.get("sync")
+        self._fill(cards.sync, [text("dashboard.sync", at=(sync.get("last_success") or "-")
+                                     [:16].replace("T", " "), backlog=sync.get("backlog", 0))
+                                if sync else text("dashboard.no_sync")])
+
+    def _fill(self, card, rows) -> None:
+        box = card.ids.rows
+        box.clear_widgets()
+        for row in rows:
+            box.add_widget(Factory.TextRow(text=row) if isinstance(row, str) else row)
+
+    def _duty_lines(self, roster, text) -> list[str]:
+        duties = (roster or {}).get("on_duty", [])
+        if not duties:
+            return [text("dashboard.no_roster")]
+        lines = []
+        for d in duties:
+            checked = any(c.get("guard") == d.get("guard") for c in d.get("checkins", ()))
+            lines.append(text("dashboard.duty" if checked else "dashboard.duty_absent",
+                              shift=d.get("shift", ""), guard=d.get("guard", ""),
+                              start=d.get("start", ""), end=d.get("end", "")))
+            lines.append(text("dashboard.backups", names=", ".join(d.get("backups", ()))))
+        return lines
+
+    def _row(self, words: str, *buttons) -> BoxLayout:
+        row = Factory.ActionRow()
+        row.ids.words.text = words
+        for label, style, action in buttons:
+            button = Factory.SmallButton(text=label, style=style)
+            button.bind(on_release=lambda _b, a=action: a())
+            row.add_widget(button)
+        return row
+
+    def _waiting_row(self, visit: dict, text) -> BoxLayout:
+        held = visit.get("status") == "held"
+        words = text("dashboard.waiting_held" if held else "dashboard.waiting",
+                     badge=visit.get("badge") or "", name=visit.get("name") or "",
+                     host=visit.get("host") or "")
+        vid = visit.get("id")
+        return self._row(words,
+                         (text("dashboard.admit"), "good", lambda: self._decide(vid, "admit")),
+                         (text("dashboard.deny"), "secondary",
+                          lambda: self._decide(vid, "deny")))
+
+    def _decide(self, visit_id, what: str) -> None:
+        self.api("POST", f"/visits/{visit_id}/{what}", done=lambda _b: self.refresh())
+
+    def _alert_row(self, alert: dict) -> BoxLayout:
+        aid = alert.get("id")
+        return self._row(f"{(alert.get('created_at') or '')[11:16]}  {alert.get('text', '')}",
+                         (self.app.text("dashboard.resolve"), "secondary",
+                          lambda: self.api("POST", f"/alerts/{aid}/resolve",
+                                           done=lambda _b: self.refresh())))
+
+    def _relay_row(self, relay: dict, text) -> BoxLayout:
+        name, on = relay.get("name", ""), bool(relay.get("on"))
+        change = relay.get("next_scheduled_change")
+        words = text("dashboard.relay_on" if on else "dashboard.relay_off",
+                     name=tr._(f"dashboard.relay_{name}", name),
+                     source=relay.get("source", ""),
+                     next=(change or "")[11:16] or "-")
+        flip = text("dashboard.switch_off" if on else "dashboard.switch_on")
+        return self._row(words, (flip, "primary", lambda: self._override(name, not on)))
+
+    def _override(self, name: str, on: bool) -> None:
+        self.api("POST", f"/relays/{name}/override",
+                 json={"on": on, "minutes": OVERRIDE_MINUTES,
+                       "reason": self.app.text("dashboard.override_reason")},
+                 done=lambda _b: self.refresh())
+
+    def _task_row(self, task: dict, text) -> BoxLayout:
+        title = task.get("title_id") if self.app.lang == "id" else task.get("title_en")
+        words = text("dashboard.task_overdue" if task.get("status") == "overdue"
+                     else "dashboard.task_due", title=title or "",
+                     at=(task.get("due_at") or "")[11:16])
+        tid = task.get("id")
+        return self._row(words, (text("guard_panel.done"), "secondary",
+                                 lambda: self.api("POST", f"/tasks/{tid}/done",
+                                                  done=lambda _b: self.refresh())))
