@@ -53,7 +53,8 @@ def form(kind: str, typed: dict[str, str], current: str, **context):
         app.go("guard_registers")
         screen = body(app)
         if kind == "deliver":
-            context["item"] = core.registers.mail(pending=True)[1]
+            pending = core.registers.mail(pending=True)  # other scenes may have handed some
+            context["item"] = pending[min(1, len(pending) - 1)]
         screen.open_form(kind, **context)
         for name, text in typed.items():
             screen.select(name)
