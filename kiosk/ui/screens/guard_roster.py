@@ -109,7 +109,6 @@ class RosterBody(GuardBody, BoxLayout):
     admin = BooleanProperty(False)
     status = StringProperty("")  # the last check-in or call-out, in words
     notes = StringProperty("")  # the changed days' reasons, under the table
-    shift_count = NumericProperty(2)
     callout_date = StringProperty("")
     callout_time = StringProperty("")
     callout_note = StringProperty("")
@@ -145,6 +144,7 @@ class RosterScreen(GuardScreen):
     _slots: dict | None = None  # shift -> [guard, backup, backup] ("" for an empty box)
     _slot: tuple[str, int] | None = None  # the box a name goes into next
     _change_view: dict | None = None  # the day being changed, as the core has it
+    _core_now: dt.datetime | None = None
 
     def on_kv_post(self, base_widget) -> None:
         super().on_kv_post(base_widget)
@@ -161,7 +161,7 @@ class RosterScreen(GuardScreen):
         if getattr(self, "content", None) is not None:
             self.content.page = "roster"
             self.content.sending = False
-            self.content.callout_note = ""
+            self.content.callout_note = self.content.override_reason = ""
             self.content.chosen = []
 
     def on_pre_enter(self, *args) -> None:
@@ -172,11 +172,18 @@ class RosterScreen(GuardScreen):
 
     def refresh(self) -> None:
         self.content.admin = self.is_admin
+        self.api("GET", "/health", done=self._got_health)
         self.api("GET", "/roster", params={"days": WEEK_DAYS}, done=self._got_roster)
         self.api("GET", "/roster/callouts", params={"limit": 1}, done=self._got_callouts)
 
     def relabel(self) -> None:
         self._draw()
+
+    def _got_health(self, health: dict) -> None:
+        try:
+            self._core_now = dt.datetime.fromisoformat(health["now"])
+        except (KeyError, TypeError, ValueError):
+            self._core_now = None
 
     def _got_roster(self, roster: dict) -> None:
         self._roster = roster
@@ -234,7 +241,8 @@ class RosterScreen(GuardScreen):
                                                 names=", ".join(duty.get("backups", ())))))
             checkins = duty.get("checkins") or []
             if checkins:
-                names = ", ".join(text("roster.present_one", name=c.get("guard", ""),
+                names = ", ".join(text("roster.present_backup" if c.get("role") == "backup"
+                                       else "roster.present_one", name=c.get("guard", ""),
                                        at=clock(c.get("at"), lang)) for c in checkins)
                 box.add_widget(RosterLine(tone="good", text=text("roster.present",
                                                                  names=names)))
@@ -305,7 +313,7 @@ class RosterScreen(GuardScreen):
             self.problem = self.app.text("guard_panel.admin_only")
             return
         self.problem = ""
-        now = self.app._now()
+        now = self._core_now or self.app._now()  # the core's clock decides what is past
         self._day_offset = 0
         self._minutes = min(23 * 60 + 30, (now.hour + 1) * 60)
         body = self.content
