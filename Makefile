@@ -18,9 +18,15 @@ export UV_PYTHON_DOWNLOADS := never
 run: env
 	$(VENV)/bin/kiosk sim
 
+# Two streams, one per core: the Kivy window tests (each module in its own process) beside
+# the rest; the UI stream's report follows the other's.
 test: env-dev
 	$(VENV)/bin/ruff check kiosk drivers tests bench
-	$(VENV)/bin/pytest
+	@log=$$(mktemp); \
+	$(VENV)/bin/pytest tests/ui > $$log 2>&1 & ui=$$!; \
+	$(VENV)/bin/pytest --ignore=tests/ui; rest=$$?; \
+	wait $$ui; ui_rc=$$?; echo "== tests/ui =="; cat $$log; rm -f $$log; \
+	[ $$rest = 0 ] && [ $$ui_rc = 0 ]
 
 lint: env-dev
 	$(VENV)/bin/ruff check kiosk drivers tests bench
