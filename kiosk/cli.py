@@ -229,13 +229,22 @@ def cmd_ui(args, settings: config.Settings, path: Path | None) -> int:
 
 
 def _open_store(args, *, recover: bool):
+    """The kiosk's store, or None after saying why on stderr.
+
+    A tool that only reads (``recover=False``) needs the database to be there already:
+    creating an empty one would only hide a wrong ``--data-dir``.
+    """
     from zoneinfo import ZoneInfo
 
     from kiosk.clock import SystemClock
     from kiosk.store import Store, StoreError
 
+    db = data_dir(args.data_dir) / "kiosk.db"
+    if not recover and not db.exists():
+        print(f"kiosk: no database at {db}: is --data-dir right?", file=sys.stderr)
+        return None
     clock = SystemClock(ZoneInfo("UTC"))
-    store = Store(data_dir(args.data_dir) / "kiosk.db", now=clock.now, recover=recover)
+    store = Store(db, now=clock.now, recover=recover)
     try:
         store.open()
     except StoreError as exc:
@@ -247,10 +256,6 @@ def _open_store(args, *, recover: bool):
 def cmd_logbook_verify(args, settings: config.Settings, path: Path | None) -> int:
     from kiosk.store import Logbook
 
-    db = data_dir(args.data_dir) / "kiosk.db"
-    if not db.exists():
-        print(f"kiosk: no database at {db}: is --data-dir right?", file=sys.stderr)
-        return EXIT_FAILED
     store = _open_store(args, recover=False)
     if store is None:
         return EXIT_FAILED
@@ -294,30 +299,26 @@ def cmd_guard_add(args, settings: config.Settings, path: Path | None) -> int:
 
 
 def cmd_report(args, settings: config.Settings, path: Path | None) -> int:
-    import datetime as dt
     from zoneinfo import ZoneInfo
 
+    from kiosk.clock import SystemClock
     from kiosk.reports import build
     from kiosk.store import atomic_write
     from kiosk.watchlist import GuestError
 
     out = Path(args.out)
     fmt = args.format or ("csv" if out.suffix.lower() == ".csv" else "pdf")
-    db = data_dir(args.data_dir) / "kiosk.db"
-    if not db.exists():
-        print(f"kiosk: no database at {db}: is --data-dir right?", file=sys.stderr)
-        return EXIT_FAILED
     if not out.parent.is_dir():
         print(f"kiosk report: {out.parent} is not a directory", file=sys.stderr)
         return EXIT_FAILED
     store = _open_store(args, recover=False)
     if store is None:
         return EXIT_FAILED
-    tz = ZoneInfo(settings.site.timezone)
+    clock = SystemClock(ZoneInfo(settings.site.timezone))
     with store:
         try:
             report = build(store, args.book, fmt, site=settings.site.name, start=args.start,
-                           end=args.end, tz=tz, now=dt.datetime.now(tz))
+                           end=args.end, tz=clock.tz, now=clock.now())
         except GuestError as exc:
             print(f"kiosk report: {exc}", file=sys.stderr)
             return EXIT_FAILED

@@ -9,6 +9,7 @@ and Raspberry Pi OS also install DejaVu Sans system-wide (fonts-dejavu-core), th
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from pathlib import Path
 
@@ -20,8 +21,9 @@ class FontMissing(RuntimeError):
     """No Unicode TrueType font was found; the message says what to install."""
 
 
+@functools.cache
 def unicode_font() -> Path:
-    """The DejaVu Sans file to embed.
+    """The DejaVu Sans file to embed, looked for once (a missing one again at each call).
 
     Raises:
         FontMissing: neither Kivy's copy nor a system copy exists.

@@ -43,10 +43,14 @@ LABELS = {
     "overrides": "override relay aktif",
 }
 
-Sources = Mapping[str, Callable[[], Any]]
+REGISTERS = ("items_lent", "vehicles_lent", "vehicles_inside", "packages")
+
+# A source feeds one section (its name) with a list, or several sections (a tuple of their
+# names) with a mapping of name -> list: the registers' four come from one consistent read.
+Sources = Mapping[str | tuple[str, ...], Callable[[], Any]]
 
 
-def core_sources(core) -> dict[str, Callable[[], Any]]:
+def core_sources(core) -> dict[str | tuple[str, ...], Callable[[], Any]]:
     """The core's parts as summary sources: attribute access only, so no import of the core.
 
     Guests are shown by badge and short name: the snapshot is kept for good, and a guest's
@@ -77,14 +81,9 @@ def core_sources(core) -> dict[str, Callable[[], Any]]:
                  "expires_at": o.expires_at and o.expires_at.isoformat()}
                 for o in core.active_overrides().values()]
 
-    def registers(key: str) -> Callable[[], Any]:
-        return lambda: core.registers.outstanding()[key]
-
     return {"alarms": alarms, "alerts": alerts,
             "sop_runs": lambda: core.sops.runs(open_only=True), "guests": guests,
-            **{key: registers(key)
-               for key in ("items_lent", "vehicles_lent", "vehicles_inside", "packages")},
-            "tasks": tasks, "overrides": overrides}
+            REGISTERS: core.registers.outstanding, "tasks": tasks, "overrides": overrides}
 
 
 class Handover:
@@ -93,7 +92,8 @@ class Handover:
     Args:
         guards: checks the incoming guard's PIN (:class:`kiosk.auth.Guards`).
         roster: checks the incoming guard in (:class:`kiosk.roster.Roster`).
-        sources: section name -> callable returning that section's open items (a list).
+        sources: section name -> callable returning that section's open items (a list); or
+            a tuple of names -> callable returning a mapping of each name to its list.
     """
 
     def __init__(self, store, *, now, guards, roster, sources: Sources) -> None:
@@ -107,16 +107,21 @@ class Handover:
     def summary(self) -> dict[str, Any]:
         sections: dict[str, Any] = {}
         unavailable: dict[str, str] = {}
-        for name, source in self.sources.items():
+        for key, source in self.sources.items():
+            names = key if isinstance(key, tuple) else (key,)
             try:
+                found = source() if isinstance(key, tuple) else {key: source()}
                 # Through JSON once, so the snapshot stored is exactly what the screen showed.
-                items = json.loads(json.dumps(source(), default=str))
-                if not isinstance(items, list):
-                    raise TypeError(f"gave {type(items).__name__}, not a list")
-                sections[name] = items
+                parts = json.loads(json.dumps({name: found[name] for name in names},
+                                              default=str))
+                for items in parts.values():
+                    if not isinstance(items, list):
+                        raise TypeError(f"gave {type(items).__name__}, not a list")
             except Exception as exc:  # one broken register must not stop the handover
-                log.exception("handover source %s failed", name)
-                unavailable[name] = str(exc) or type(exc).__name__
+                log.exception("handover source %s failed", ", ".join(names))
+                unavailable.update(dict.fromkeys(names, str(exc) or type(exc).__name__))
+            else:
+                sections.update(parts)
         return {"at": iso(self.now()), "sections": sections,
                 "counts": {name: len(items) for name, items in sections.items()},
                 "unavailable": unavailable}

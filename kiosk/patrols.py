@@ -29,7 +29,7 @@ from typing import Any
 from kiosk.store import Logbook
 from kiosk.store.db import iso
 from kiosk.tasks import NOON
-from kiosk.watchlist import CONTROL, Conflict, Invalid, NotFound
+from kiosk.watchlist import CONTROL, MAX_LOG, Conflict, Invalid, NotFound
 
 PREFIX = "GK1:CP:"
 CHECKPOINT_ID = re.compile(r"[a-z0-9_-]{1,40}")
@@ -93,6 +93,8 @@ class Patrols:
         self.alerts = alerts
         self.logbook = Logbook(store)
         self._watch_since: dt.datetime | None = None
+        # From the first moment to the second, no patrol can be missed: check() returns at once.
+        self._quiet: tuple[dt.datetime, dt.datetime] | None = None
 
     def checkpoints(self) -> list[dict[str, str]]:
         return [{"id": c.id, "name": c.name, "payload": payload(c.id)}
@@ -206,7 +208,7 @@ class Patrols:
                 text += "; terlewat: " + ", ".join(c["name"] for c in out["missed"])
             if note:
                 text += f". Catatan: {note}"
-            self.logbook.append(conn, category="patroli", actor=actor, text=text)
+            self.logbook.append(conn, category="patroli", actor=actor, text=text[:MAX_LOG])
             self.store.emit(conn, "patrol.finished", {
                 "id": round_id, "task_id": row["task_id"], "by": actor, "at": iso(now),
                 "visited": [{"id": c["id"], "at": c["scanned_at"]} for c in out["visited"]],
@@ -231,34 +233,44 @@ class Patrols:
     # -- missed patrols ----------------------------------------------------------------------
 
     def check(self, now: dt.datetime | None = None) -> int:
-        """Flag patrols whose grace ran out with no round; returns how many were flagged."""
+        """Flag patrols whose grace ran out with no round; returns how many were flagged.
+
+        The core's loop calls this twice a second, but a patrol can only be missed when its
+        grace runs out, and new patrols appear only when the core plans a day, at its first
+        tick after midnight. So each look notes the next such moment, and the ticks before it
+        return without reading the store. A clock set back looks again.
+        """
         now = now or self.now()
+        if self._quiet is not None and self._quiet[0] <= now < self._quiet[1]:
+            return 0
         since = self._watching_since(now)
         with self.store.read() as conn:
-            candidates = [row for row in conn.execute(MISSED_SELECT, ((now - LOOKBACK).date()
-                                                                      .isoformat(),))
-                          if now - LOOKBACK <= dt.datetime.fromisoformat(row["overdue_at"]) <= now
-                          and dt.datetime.fromisoformat(row["due_at"]) >= since]
-        if not candidates:
-            return 0
+            rows = conn.execute(MISSED_SELECT, ((now - LOOKBACK).date().isoformat(),)).fetchall()
+        overdue = [dt.datetime.fromisoformat(row["overdue_at"]) for row in rows]
+        candidates = [row for row, at in zip(rows, overdue, strict=True)
+                      if now - LOOKBACK <= at <= now
+                      and dt.datetime.fromisoformat(row["due_at"]) >= since]
         flagged = 0
-        with self.store.transaction() as conn:
-            for row in candidates:
-                # Again under the write lock: a round may have started since the read.
-                if conn.execute(f"{MISSED_SELECT} AND t.id = ?",
-                                (row["day"], row["id"])).fetchone() is None:
-                    continue
-                due = dt.datetime.fromisoformat(row["due_at"]).astimezone(now.tzinfo)
-                text = (f"{row['title_id']} (jadwal {due:%d-%m %H:%M}) terlewat: belum ada "
-                        f"ronde patroli sampai batas {row['overdue_at'][11:16]}")
-                alert_id = self.alerts.add(conn, "patrol_missed", text)
-                conn.execute("INSERT INTO patrol_missed (task_id, flagged_at, alert_id) "
-                             "VALUES (?, ?, ?)", (row["id"], iso(now), alert_id))
-                self.logbook.append(conn, category="patroli", actor="system", text=text)
-                self.store.emit(conn, "patrol.missed", {"task_id": row["id"],
-                                                        "due_at": row["due_at"],
-                                                        "alert_id": alert_id, "at": iso(now)})
-                flagged += 1
+        if candidates:
+            with self.store.transaction() as conn:
+                for row in candidates:
+                    # Again under the write lock: a round may have started since the read.
+                    if conn.execute(f"{MISSED_SELECT} AND t.id = ?",
+                                    (row["day"], row["id"])).fetchone() is None:
+                        continue
+                    due = dt.datetime.fromisoformat(row["due_at"]).astimezone(now.tzinfo)
+                    text = (f"{row['title_id']} (jadwal {due:%d-%m %H:%M}) terlewat: belum ada "
+                            f"ronde patroli sampai batas {row['overdue_at'][11:16]}")
+                    alert_id = self.alerts.add(conn, "patrol_missed", text)
+                    conn.execute("INSERT INTO patrol_missed (task_id, flagged_at, alert_id) "
+                                 "VALUES (?, ?, ?)", (row["id"], iso(now), alert_id))
+                    self.logbook.append(conn, category="patroli", actor="system", text=text)
+                    self.store.emit(conn, "patrol.missed", {"task_id": row["id"],
+                                                            "due_at": row["due_at"],
+                                                            "alert_id": alert_id, "at": iso(now)})
+                    flagged += 1
+        midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), now.tzinfo)
+        self._quiet = (now, min([midnight, *(at for at in overdue if at > now)]))
         return flagged
 
     # -- helpers -----------------------------------------------------------------------------

@@ -204,7 +204,7 @@ class Registers:
             where.append("returned_at IS NULL")
         if day is not None or not open_only:
             where.append(f"({_between('lent_at')} OR {_between('returned_at')})")
-            params += [*self._day(day), *self._day(day)]
+            params += self._day(day) * 2  # the window, for each of the two columns
         order = "id" if open_only else "id DESC"
         now = self.now()
         with self.store.read() as conn:
@@ -337,7 +337,7 @@ class Registers:
             where.append(OPEN_VEHICLE if inside and away else INSIDE if inside else AWAY)
         if day is not None or not (inside or away):
             where.append(f"({_between('in_at')} OR {_between('out_at')})")
-            params += [*self._day(day), *self._day(day)]
+            params += self._day(day) * 2  # the window, for each of the two columns
         order = "id" if inside or away else "id DESC"
         with self.store.read() as conn:
             rows = conn.execute(f"SELECT * FROM vehicle_log WHERE {' AND '.join(where)} "

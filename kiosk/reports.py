@@ -20,10 +20,8 @@ import datetime as dt
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from kiosk.store.db import iso
-from kiosk.store.logbook import COLUMNS as LOG_FIELDS
 from kiosk.watchlist import Invalid, masked
 
 MAX_DAYS = 366
@@ -159,40 +157,6 @@ def incident_book(store, start: dt.date, end: dt.date, tz: dt.tzinfo) -> list[di
             "hash": row["hash"],
         })
     return out
-
-
-def find_entries(store, *, since: dt.datetime | None = None, until: dt.datetime | None = None,
-                 query: str | None = None, category: str | None = None,
-                 limit: int = 200) -> list[dict[str, Any]]:
-    """Logbook entries newest first, as ``Logbook.entries`` gives them, plus a category.
-
-    ``category`` matches whole and without case ("patroli", "koreksi"); ``query`` is a
-    substring of the text, category or actor. Times compare as instants.
-    """
-    if not 1 <= limit <= 1000:
-        raise ValueError(f"limit must be between 1 and 1000, got {limit}")
-    where: list[str] = []
-    params: list[Any] = []
-    if since is not None:
-        where.append("julianday(ts) >= julianday(?)")
-        params.append(iso(since))
-    if until is not None:
-        where.append("julianday(ts) < julianday(?)")
-        params.append(iso(until))
-    if category:
-        where.append("lower(category) = lower(?)")
-        params.append(category.strip())
-    if query:
-        escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        where.append("(text LIKE ? ESCAPE '\\' OR category LIKE ? ESCAPE '\\'"
-                     " OR actor LIKE ? ESCAPE '\\')")
-        params += [f"%{escaped}%"] * 3
-    sql = f"SELECT {', '.join(LOG_FIELDS)} FROM logbook"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY id DESC LIMIT ?"
-    with store.read() as conn:
-        return [dict(row) for row in conn.execute(sql, [*params, limit])]
 
 
 # -- CSV ------------------------------------------------------------------------------------

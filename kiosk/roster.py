@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from kiosk.config.post import folded
 from kiosk.schedule import day_key
 from kiosk.store import Logbook
 from kiosk.store.db import iso
@@ -40,11 +41,6 @@ SMS_LIMIT = 160
 # SMS_LIMIT characters is always one SMS.
 SMS_CHARS = frozenset(string.ascii_letters + string.digits + " !\"#%&'()*+,-./:;<=>?@$_")
 MAX_NOTE = 100
-
-
-def folded(name: str) -> str:
-    """A name as compared: case and repeated spaces do not make a different person."""
-    return " ".join(name.split()).casefold()
 
 
 def sms_text(text: str) -> str:
@@ -108,6 +104,8 @@ class Roster:
         self.grace = dt.timedelta(minutes=self.config.checkin_grace_minutes)
         self.shifts = {shift.name: shift for shift in self.config.shifts}
         self._handled: set[tuple[str, str]] = set()  # shifts already dealt with (a cache)
+        # From the first moment to the second, no check-in can fall due: check() returns at once.
+        self._quiet: tuple[dt.datetime, dt.datetime] | None = None
 
     # -- who is on duty ----------------------------------------------------------------------
 
@@ -117,7 +115,10 @@ class Roster:
 
     def duties(self, day: dt.date) -> list[Duty]:
         """The shifts starting on ``day``: the admin's override if there is one, else config."""
-        override = self._override(day)
+        return self._duties(day, self._override(day))
+
+    def _duties(self, day: dt.date, override) -> list[Duty]:
+        """``day``'s shifts from its override row, or from the config when that is None."""
         if override is not None:
             entries = [(d["shift"], d["guard"], tuple(d["backups"]))
                        for d in json.loads(override["duties"])]
@@ -139,8 +140,7 @@ class Roster:
     def on_duty(self, now: dt.datetime | None = None) -> list[Duty]:
         """The shifts running at ``now``, yesterday's night shift included."""
         now = now or self.now()
-        return [d for day in (now.date() - dt.timedelta(days=1), now.date())
-                for d in self.duties(day) if d.start <= now < d.end]
+        return [d for d in self._recent(now) if d.start <= now < d.end]
 
     def day_view(self, day: dt.date) -> dict[str, Any]:
         override = self._override(day)
@@ -149,7 +149,7 @@ class Roster:
                 "source": "override" if override is not None else "config",
                 "override": override and {"reason": override["reason"], "by": override["actor"],
                                           "at": override["created_at"]},
-                "duties": self.views(self.duties(day))}
+                "duties": self.views(self._duties(day, override))}
 
     def views(self, duties: list[Duty]) -> list[dict[str, Any]]:
         """Duties as the API shows them, each with its check-ins and whether backups were called."""
@@ -207,7 +207,7 @@ class Roster:
                                      f"Alasan: {reason}")
             self.store.emit(conn, "roster.override", {"day": day.isoformat(), "duties": checked,
                                                       "reason": reason, "by": actor, "at": now})
-        self._handled.clear()
+        self._changed()
         return self.day_view(day)
 
     def reset_day(self, day: dt.date, *, actor: str) -> dict[str, Any]:
@@ -223,7 +223,7 @@ class Roster:
                                 text=f"Jadwal piket {day:%d-%m-%Y} kembali ke jadwal tetap")
             self.store.emit(conn, "roster.override_removed",
                             {"day": day.isoformat(), "by": actor, "at": now})
-        self._handled.clear()
+        self._changed()
         return self.day_view(day)
 
     # -- check-in ----------------------------------------------------------------------------
@@ -276,13 +276,22 @@ class Roster:
     # -- the missed check-in (SOP 20) --------------------------------------------------------
 
     def check(self, now: dt.datetime | None = None) -> None:
-        """Call the backups of every running shift that nobody has checked in for in time."""
+        """Call the backups of every running shift that nobody has checked in for in time.
+
+        The core's loop calls this twice a second, but a check-in can only be missed when a
+        shift's grace runs out, and the duties change only with the date or an admin's
+        override. So each look notes the next such moment (midnight at the latest), and the
+        ticks before it return without reading the store. A clock set back looks again.
+        """
         now = now or self.now()
         if not self.trusted():
             return
-        for duty in self.on_duty(now):
+        if self._quiet is not None and self._quiet[0] <= now < self._quiet[1]:
+            return
+        duties = self._recent(now)
+        for duty in duties:
             key = (duty.day.isoformat(), duty.shift)
-            if key in self._handled or now < duty.start + self.grace:
+            if key in self._handled or not duty.start + self.grace <= now < duty.end:
                 continue
             with self.store.transaction() as conn:
                 covered = conn.execute(
@@ -293,6 +302,9 @@ class Roster:
                     self._call_backups(conn, duty, now)
             yesterday = (now.date() - dt.timedelta(days=1)).isoformat()
             self._handled = {k for k in self._handled if k[0] >= yesterday} | {key}
+        midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), now.tzinfo)
+        self._quiet = (now, min([midnight, *(d.start + self.grace for d in duties
+                                             if d.start + self.grace > now)]))
 
     def _call_backups(self, conn, duty: Duty, now: dt.datetime) -> None:
         minutes = int((now - duty.start).total_seconds() // 60)
@@ -375,6 +387,16 @@ class Roster:
         return out
 
     # -- helpers -----------------------------------------------------------------------------
+
+    def _recent(self, now: dt.datetime) -> list[Duty]:
+        """Yesterday's and today's duties: every shift that can be running at ``now``."""
+        return [d for day in (now.date() - dt.timedelta(days=1), now.date())
+                for d in self.duties(day)]
+
+    def _changed(self) -> None:
+        """A day's duty was changed: forget what was worked out from the old one."""
+        self._handled.clear()
+        self._quiet = None
 
     def _override(self, day: dt.date):
         with self.store.read() as conn:

@@ -23,7 +23,7 @@ from kiosk.config.fields import did_you_mean
 from kiosk.procedures import END, Library, Procedure, Step, default_sop_dir, load_dir
 from kiosk.store import Logbook
 from kiosk.store.db import iso
-from kiosk.watchlist import CONTROL, Conflict, Invalid, NotFound
+from kiosk.watchlist import CONTROL, MAX_LOG, Conflict, Invalid, NotFound
 
 __all__ = ["Library", "Procedure", "SopRuns", "Step", "default_sop_dir", "load_dir", "sop_dir"]
 
@@ -243,8 +243,8 @@ class SopRuns:
     def _get(self, conn, run_id: int) -> dict[str, Any]:
         run = self._run(conn, run_id)
         out, passes, _ = self._view(run, self._passes(conn, run_id), self.now())
-        return {**out, "passes": passes,
-                "procedure": Procedure.from_view(json.loads(run["definition"])).view()}
+        # The copy is stored as Procedure.view() made it: it is shown as it is.
+        return {**out, "passes": passes, "procedure": json.loads(run["definition"])}
 
     def _view(self, run, rows, now: dt.datetime) -> tuple[dict[str, Any], list[dict],
                                                           list[float]]:
@@ -319,7 +319,7 @@ class SopRuns:
                       "standard_minutes": standard})
 
     def _record(self, conn, kind: str, actor: str, text: str, payload: dict) -> None:
-        self.logbook.append(conn, category="sop", actor=actor, text=text[:3900])
+        self.logbook.append(conn, category="sop", actor=actor, text=text[:MAX_LOG])
         self.store.emit(conn, kind, {**payload, "by": actor})
 
 

@@ -3,11 +3,14 @@ import os
 from zoneinfo import ZoneInfo
 
 import pytest
+from fastapi.testclient import TestClient
 
 from drivers import hardware
 from kiosk.clock import SimulatedClock, Trust
 from kiosk.config import parse
+from kiosk.core.api import create_app
 from kiosk.core.daemon import Core
+from kiosk.core.service import ensure_guards
 from kiosk.store import Store
 
 os.environ.setdefault("GPIOZERO_PIN_FACTORY", "mock")
@@ -95,6 +98,28 @@ def post(tmp_path):
                 pass
 
 
+def api_client(p):
+    """A client on the API of ``p``'s started core, which gets the simulator's guards.
+
+    The client keeps the post (``post_``) and the core (``core``) for tests that move the
+    clock or look behind the API; log in with ``test_api.login``.
+    """
+    ensure_guards(p.core, simulate=True)
+    client = TestClient(create_app(p.core), raise_server_exceptions=False)
+    client.post_, client.core = p, p.core
+    return client
+
+
+class CountingStore:
+    """A store that counts what is asked of it, to show that a check left it alone."""
+
+    def __init__(self, store):
+        self.store = store
+        self.uses = 0
+
+    def __getattr__(self, name):
+        self.uses += 1
+        return getattr(self.store, name)
 
 
 def visit_body(**changes):

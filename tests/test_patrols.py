@@ -9,14 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import zxingcpp
-from conftest import CONFIG, at
-from fastapi.testclient import TestClient
+from conftest import CONFIG, CountingStore, api_client, at
 from PIL import Image
 from test_api import login
 
 from kiosk.config import parse
-from kiosk.core.api import create_app
-from kiosk.core.service import ensure_guards
+from kiosk.patrols import Patrols
 from kiosk.store.db import iso
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,11 +44,8 @@ PATROL_CONFIG = CONFIG + FIXED_PATROLS + ROUTE
 @pytest.fixture
 def api(post):
     p = post(at(18, 0), text=PATROL_CONFIG)
-    core = p.start()
-    ensure_guards(core, simulate=True)
-    client = TestClient(create_app(core), raise_server_exceptions=False)
-    client.post_ = p
-    client.core = core
+    p.start()
+    client = api_client(p)
     client.guard = login(client)
     return client
 
@@ -230,6 +225,20 @@ def test_a_missed_patrol_is_flagged_once_also_after_a_restart(post):
     core = p.start()
     assert [a["text"].split(" (")[0] for a in missed_alerts(core)] == [second.title_id,
                                                                      third.title_id]
+
+
+def test_the_loop_reads_the_store_only_when_a_patrol_can_be_missed(post):
+    p = post(at(18, 0), text=PATROL_CONFIG)
+    core = p.start()
+    first = patrols_of_tonight(core)[0]
+    store = CountingStore(core.store)
+    patrols = Patrols(store, core.settings, now=core.clock.now, alerts=core.alerts)
+    assert patrols.check(at(18, 0)) == 0 and store.uses
+    store.uses = 0
+    for moment in (at(18, 1), at(20, 0), first.due_at, first.overdue_at - dt.timedelta(seconds=1)):
+        assert patrols.check(moment) == 0
+    assert store.uses == 0
+    assert patrols.check(first.overdue_at) == 1 and store.uses
 
 
 def test_a_fresh_kiosk_does_not_flag_patrols_nobody_was_told_about(post):

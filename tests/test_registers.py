@@ -4,12 +4,11 @@ import sqlite3
 import threading
 
 import pytest
-from conftest import CONFIG, at
+from conftest import CONFIG, api_client, at
 from fastapi.testclient import TestClient
 from test_api import login
 
 from kiosk.core.api import create_app
-from kiosk.core.service import ensure_guards
 
 REGISTERS = """
 [registers]
@@ -20,8 +19,9 @@ GUARD = "Petugas Simulasi"
 ITEMS = "Proyektor Epson, Kunci ruang rapat, Kamera Canon"
 
 
-def client_for(core):
-    client = TestClient(create_app(core), raise_server_exceptions=False)
+def client_for(p):
+    """A client on ``p``'s started core, logged in as the simulator's guard."""
+    client = api_client(p)
     client.headers.update(login(client))
     return client
 
@@ -35,13 +35,13 @@ def later(api, post_, moment):
 @pytest.fixture
 def post_(post):
     p = post(at(9, 0), text=CONFIG + REGISTERS)
-    ensure_guards(p.start(), simulate=True)
+    p.start()
     return p
 
 
 @pytest.fixture
 def api(post_):
-    return client_for(post_.core)
+    return client_for(post_)
 
 
 def lend(api, asset="Proyektor Epson", kind="item", **changes):
@@ -199,9 +199,9 @@ def test_unknown_assets_are_refused_naming_the_known_ones(api):
 
 
 def test_a_post_without_configured_items_says_so(post):
-    core = post(at(9, 0)).start()
-    ensure_guards(core, simulate=True)
-    response = lend(client_for(core))
+    p = post(at(9, 0))
+    p.start()
+    response = lend(client_for(p))
     assert response.status_code == 422
     assert "[registers] items" in response.json()["detail"]
 
@@ -459,8 +459,8 @@ def test_restart_keeps_everything(api, post_):
     before = api.get("/api/v1/registers/outstanding").json()
 
     post_.stop()
-    core = post_.start()
-    again = client_for(core)
+    post_.start()
+    again = client_for(post_)
     assert again.get("/api/v1/registers/outstanding").json() == before
     away = again.get("/api/v1/registers/vehicles?away=true").json()["vehicles"]
     assert [v["id"] for v in away] == [trip["id"]]

@@ -12,13 +12,12 @@ import zlib
 from pathlib import Path
 
 import pytest
-from conftest import WIB, at, nik, visit_body
+from conftest import WIB, api_client, at, nik, visit_body
 from fastapi.testclient import TestClient
 from test_api import login
 
 from kiosk import reports
 from kiosk.core.api import create_app
-from kiosk.core.service import ensure_guards
 from kiosk.reports import GUEST_COLUMNS, LOGBOOK_COLUMNS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,11 +97,8 @@ def filled(post):
 
 @pytest.fixture
 def api(filled):
-    p, core = filled
-    ensure_guards(core, simulate=True)
-    client = TestClient(create_app(core), raise_server_exceptions=False)
+    client = api_client(filled[0])
     client.guard = login(client)
-    client.core = core
     return client
 
 
@@ -379,3 +375,20 @@ def test_kiosk_report_writes_the_books(filled, tmp_path):
                     "2026-11-22", "--to", "2026-11-22", "--out", str(out))
     assert nowhere.returncode == 1 and "no database" in nowhere.stderr
     assert "Traceback" not in reversed_range.stderr + bad_date.stderr + nowhere.stderr
+
+
+def test_a_pdf_without_a_unicode_font_says_what_to_install(api, monkeypatch, tmp_path):
+    from kiosk import fonts
+
+    fonts.unicode_font.cache_clear()
+    monkeypatch.setattr(fonts.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(fonts, "SYSTEM_FONT_DIRS", (tmp_path,))
+    try:
+        params = {"from": str(DAY), "to": str(DAY)}
+        response = api.get("/api/v1/reports/guests.pdf", params=params, headers=api.guard)
+        assert response.status_code == 503
+        assert "fonts-dejavu-core" in response.json()["detail"]
+        csv_book = api.get("/api/v1/reports/guests.csv", params=params, headers=api.guard)
+        assert csv_book.status_code == 200  # the CSV needs no font
+    finally:
+        fonts.unicode_font.cache_clear()

@@ -3,15 +3,12 @@
 import time
 
 import pytest
-from conftest import CONFIG, at, visit_body
-from fastapi.testclient import TestClient
+from conftest import CONFIG, CountingStore, api_client, at, visit_body
 from test_api import login
 
 from kiosk import auth
 from kiosk.config import ConfigError, parse
-from kiosk.core.api import create_app
-from kiosk.core.service import ensure_guards
-from kiosk.handover import Handover
+from kiosk.handover import REGISTERS, Handover, core_sources
 from kiosk.roster import Roster
 
 # 2026-11-23 is a Monday; the 25th, a Wednesday, is a holiday.
@@ -49,11 +46,10 @@ def make(post, monkeypatch):
     def start(moment, text=ROSTER):
         p = post(moment, text=text)
         core = p.start()
-        ensure_guards(core, simulate=True)
+        api = api_client(p)
         for name, pin in (("Budi Santoso", BUDI), ("Asep Sunandar", ASEP),
                           ("Dedi Kurnia", DEDI), ("Eko Prasetyo", EKO)):
             core.guards.add(name, pin)
-        api = TestClient(create_app(core), raise_server_exceptions=False)
         return p, core, api
     return start
 
@@ -200,6 +196,26 @@ def test_nothing_is_sent_while_the_clock_is_untrusted(make):
     Roster(core.store, core.settings, now=core.clock.now, alerts=core.alerts,
            trusted=lambda: False).check()
     assert roster_sms(core) == []
+
+
+def test_the_loop_reads_the_store_only_when_a_checkin_can_fall_due(make):
+    p, core, api = make(at(7, 0, day=23))
+    store = CountingStore(core.store)
+    roster = Roster(store, core.settings, now=core.clock.now, alerts=core.alerts)
+    roster.check(at(7, 0, day=23))
+    assert store.uses
+    store.uses = 0
+    for moment in [at(7, m, day=23) for m in range(0, 60, 5)] + [at(8, m, day=23)
+                                                                  for m in range(15)]:
+        roster.check(moment)
+    assert store.uses == 0 and roster_sms(core) == []
+    roster.check(at(8, 15, day=23))  # Budi's grace has run out
+    assert store.uses and len(roster_sms(core)) == 2
+    store.uses = 0
+    roster.check(at(12, 0, day=23))
+    assert store.uses == 0
+    roster.check(at(8, 10, day=23))  # a clock set back looks again
+    assert store.uses and len(roster_sms(core)) == 2
 
 
 def test_admin_override_wins_over_the_config(make):
@@ -350,6 +366,18 @@ def test_a_broken_source_does_not_block_the_handover(make):
     assert incoming.name == "Dedi Kurnia" and record["checkin"] is None  # no shift on Sunday
     (line,) = core.logbook.entries(query="Serah terima tugas jaga")
     assert "alarm aktif: 1" in line["text"] and "Tidak tersedia: packages" in line["text"]
+
+
+def test_the_summary_reads_the_registers_in_one_go(make, monkeypatch):
+    p, core, api = make(at(16, 50, day=23))
+    reads = []
+    outstanding = core.registers.outstanding
+    monkeypatch.setattr(core.registers, "outstanding", lambda: reads.append(1) or outstanding())
+    handover = Handover(core.store, now=core.clock.now, guards=core.guards, roster=core.roster,
+                        sources=core_sources(core))
+    summary = handover.summary()
+    assert len(reads) == 1 and summary["unavailable"] == {}
+    assert [name for name in summary["sections"] if name in REGISTERS] == list(REGISTERS)
 
 
 def test_handover_refuses_a_wrong_pin_and_locks_out(make):

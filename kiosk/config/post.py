@@ -36,6 +36,13 @@ def _date(value: Any) -> dt.date:
 Date = Annotated[dt.date, BeforeValidator(_date)]
 
 
+def _once(names: list[str], what: str) -> None:
+    """Refuse a ``what`` ("task id", "shift name") given twice: the first repeated one is named."""
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ValueError(f"{what} {twice[0]!r} is used twice: {what.split()[-1]}s must be unique")
+
+
 class CalendarSettings(Section):
     # Public holidays (hari libur nasional) and office closures; relay intervals whose days
     # include "holiday" run on these dates instead of the weekday's intervals.
@@ -226,10 +233,7 @@ class PatrolSettings(Section):
     @field_validator("checkpoints")
     @classmethod
     def _unique_checkpoints(cls, value: tuple) -> tuple:
-        ids = [checkpoint.id for checkpoint in value]
-        twice = sorted({i for i in ids if ids.count(i) > 1})
-        if twice:
-            raise ValueError(f"checkpoint id {twice[0]!r} is used twice: ids must be unique")
+        _once([checkpoint.id for checkpoint in value], "checkpoint id")
         return value
 
 
@@ -253,10 +257,7 @@ class TasksSettings(Section):
     @field_validator("daily")
     @classmethod
     def _unique(cls, value: tuple) -> tuple:
-        ids = [task.id for task in value]
-        twice = sorted({i for i in ids if ids.count(i) > 1})
-        if twice:
-            raise ValueError(f"task id {twice[0]!r} is used twice: ids must be unique")
+        _once([task.id for task in value], "task id")
         return value
 
 
@@ -401,7 +402,7 @@ class DutySettings(Section):
 
     @model_validator(mode="after")
     def _others(self) -> DutySettings:
-        names = [_folded(n) for n in (self.guard, *self.backups)]
+        names = [folded(n) for n in (self.guard, *self.backups)]
         if len(set(names)) != len(names):
             raise ValueError("the guard and the two backups must be three different people")
         return self
@@ -413,7 +414,7 @@ def default_shifts() -> tuple[ShiftSettings, ...]:
             ShiftSettings(name="malam", start=dt.time(17, 0), end=dt.time(8, 0)))
 
 
-def _folded(name: str) -> str:
+def folded(name: str) -> str:
     """A name as compared: case and repeated spaces do not make a different person."""
     return " ".join(name.split()).casefold()
 
@@ -429,10 +430,7 @@ class RosterSettings(Section):
     @field_validator("shifts")
     @classmethod
     def _unique(cls, value: tuple) -> tuple:
-        names = [shift.name for shift in value]
-        twice = sorted({n for n in names if names.count(n) > 1})
-        if twice:
-            raise ValueError(f"shift name {twice[0]!r} is used twice: names must be unique")
+        _once([shift.name for shift in value], "shift name")
         return value
 
     @field_validator("guards", mode="before")
@@ -448,7 +446,7 @@ class RosterSettings(Section):
             if not E164.fullmatch(plain):
                 raise ValueError(f'{name} = "{number}": not a mobile number in international '
                                  'form: use + and the country code, e.g. "+6281234567890"')
-            if any(_folded(other) == _folded(name) for other in out):
+            if any(folded(other) == folded(name) for other in out):
                 raise ValueError(f"{name!r} is listed twice (names differ only in case or spaces)")
             out[name] = plain
         return out
@@ -457,7 +455,7 @@ class RosterSettings(Section):
         """Days, shifts and names in ``duty`` that point nowhere, as ``key = value: problem``."""
         lines: list[str] = []
         shifts = [shift.name for shift in self.shifts]
-        guards = {_folded(name): name for name in self.guards}
+        guards = {folded(name): name for name in self.guards}
         for day, duties in self.duty.items():
             if day not in DAY_KEYS:
                 lines.append(f"roster.duty.{day}: not a day{did_you_mean(day, DAY_KEYS)}; use "
@@ -476,8 +474,8 @@ class RosterSettings(Section):
                 seen.add(duty.shift)
                 for field, name in (("guard", duty.guard),
                                     *((f"backups[{n}]", b) for n, b in enumerate(duty.backups))):
-                    if _folded(name) not in guards:
-                        close = difflib.get_close_matches(_folded(name), list(guards), 1)
+                    if folded(name) not in guards:
+                        close = difflib.get_close_matches(folded(name), list(guards), 1)
                         hint = f" (did you mean {guards[close[0]]!r}?)" if close else ""
                         lines.append(f'{key}.{field} = "{name}": not in [roster.guards]{hint}; '
                                      f"guards are {', '.join(self.guards) or '(none yet)'}")
@@ -485,6 +483,6 @@ class RosterSettings(Section):
 
     def phone(self, name: str) -> str | None:
         """The number of the guard called ``name`` (case and spacing aside), if listed."""
-        wanted = _folded(name)
+        wanted = folded(name)
         return next((number for guard, number in self.guards.items()
-                     if _folded(guard) == wanted), None)
+                     if folded(guard) == wanted), None)

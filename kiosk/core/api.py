@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -19,6 +19,7 @@ from drivers.errors import DeviceError
 from kiosk.alarms import AlarmError
 from kiosk.auth import AuthError, Guard, LockedOut
 from kiosk.core.devices_api import router as devices_router
+from kiosk.reports import day_window
 from kiosk.schedule import next_change
 from kiosk.watchlist import Conflict, GuestError, Invalid, NotAllowed, NotFound
 
@@ -63,6 +64,7 @@ def guard(request: Request) -> Guard:
 
 Core = Annotated[object, Depends(core)]
 Guarded = Annotated[Guard, Depends(guard)]
+RowId = Annotated[int, Path(ge=1, le=2**53)]  # beyond SQLite's integers would be a 500
 
 
 @router.get("/health")
@@ -201,15 +203,13 @@ def logbook(core: Core, since: dt.datetime | None = None, until: dt.datetime | N
     ``category`` matches whole ("patroli"); ``from``/``to`` are whole days in the site's
     time, both included, and narrow ``since``/``until`` when both are given.
     """
-    from kiosk.reports import day_window, find_entries
-
     tz = core.clock.now().tzinfo
     since, until = (t if t is None or t.tzinfo else t.replace(tzinfo=tz) for t in (since, until))
     first, after = day_window(from_day, to_day, tz)
     since = max(filter(None, (since, first)), default=None)
     until = min(filter(None, (until, after)), default=None)
-    entries = find_entries(core.store, since=since, until=until, query=q, category=category,
-                           limit=limit)
+    entries = core.logbook.entries(since=since, until=until, query=q, category=category,
+                                   limit=limit)
     return {"entries": entries}
 
 

@@ -9,16 +9,13 @@ checkpoint not on the route 404, a round already open or finished 409.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from kiosk.core.api import Core, Guarded
+from kiosk.core.api import Core, Guarded, RowId
 
 router = APIRouter(prefix="/api/v1")
-
-RoundId = Annotated[int, Path(ge=1, le=2**53)]  # beyond SQLite's integers would be a 500
 
 
 class StartIn(BaseModel):
@@ -55,17 +52,17 @@ def rounds(who: Guarded, core: Core, day: dt.date | None = None):
 
 
 @router.get("/patrols/{round_id}")
-def one_round(round_id: RoundId, who: Guarded, core: Core):
+def one_round(round_id: RowId, who: Guarded, core: Core):
     return core.patrols.get(round_id)
 
 
 @router.post("/patrols/{round_id}/checkpoints")
-def scan(round_id: RoundId, body: ScanIn, who: Guarded, core: Core):
+def scan(round_id: RowId, body: ScanIn, who: Guarded, core: Core):
     """Record a scanned checkpoint code; scanning one again keeps the first time."""
     return core.patrols.scan(round_id, body.payload, actor=who.name)
 
 
 @router.post("/patrols/{round_id}/finish")
-def finish(round_id: RoundId, who: Guarded, core: Core, body: FinishIn | None = None):
+def finish(round_id: RowId, who: Guarded, core: Core, body: FinishIn | None = None):
     """Finish the round: its patrol is done, unscanned checkpoints are recorded as missed."""
     return core.patrols.finish(round_id, actor=who.name, note=body.note if body else None)

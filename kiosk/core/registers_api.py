@@ -9,16 +9,13 @@ show as it is; 404 and 409 carry the same shape.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from kiosk.core.api import Core, Guarded
+from kiosk.core.api import Core, Guarded, RowId
 
 router = APIRouter(prefix="/api/v1")
-
-Id = Annotated[int, Path(ge=1, le=2**53)]  # beyond SQLite's integers would be a 500
 
 
 class LoanIn(BaseModel):
@@ -73,7 +70,7 @@ def lend(body: LoanIn, who: Guarded, core: Core):
 
 
 @router.post("/registers/loans/{loan_id}/return")
-def give_back(loan_id: Id, body: ReturnIn, who: Guarded, core: Core):
+def give_back(loan_id: RowId, body: ReturnIn, who: Guarded, core: Core):
     return core.registers.return_loan(loan_id, body.model_dump(), actor=who.name)
 
 
@@ -84,7 +81,7 @@ def loans(who: Guarded, core: Core, open: bool = False, day: dt.date | None = No
 
 
 @router.get("/registers/loans/{loan_id}")
-def loan(loan_id: Id, who: Guarded, core: Core):
+def loan(loan_id: RowId, who: Guarded, core: Core):
     return core.registers.loan(loan_id)
 
 
@@ -101,12 +98,12 @@ def vehicle_out(body: VehicleIn, who: Guarded, core: Core):
 
 
 @router.post("/registers/vehicles/{vehicle_id}/out")
-def vehicle_left(vehicle_id: Id, who: Guarded, core: Core):
+def vehicle_left(vehicle_id: RowId, who: Guarded, core: Core):
     return core.registers.close_vehicle(vehicle_id, "out", actor=who.name)
 
 
 @router.post("/registers/vehicles/{vehicle_id}/in")
-def vehicle_back(vehicle_id: Id, who: Guarded, core: Core):
+def vehicle_back(vehicle_id: RowId, who: Guarded, core: Core):
     return core.registers.close_vehicle(vehicle_id, "in", actor=who.name)
 
 
@@ -118,7 +115,7 @@ def vehicles(who: Guarded, core: Core, inside: bool = False, away: bool = False,
 
 
 @router.get("/registers/vehicles/{vehicle_id}")
-def vehicle(vehicle_id: Id, who: Guarded, core: Core):
+def vehicle(vehicle_id: RowId, who: Guarded, core: Core):
     return core.registers.vehicle(vehicle_id)
 
 
@@ -128,7 +125,7 @@ def receive(body: MailIn, who: Guarded, core: Core):
 
 
 @router.post("/registers/mail/{mail_id}/deliver")
-def deliver(mail_id: Id, body: DeliverIn, who: Guarded, core: Core):
+def deliver(mail_id: RowId, body: DeliverIn, who: Guarded, core: Core):
     return core.registers.deliver_mail(mail_id, body.model_dump(), actor=who.name)
 
 
@@ -139,5 +136,5 @@ def mail(who: Guarded, core: Core, pending: bool = False, day: dt.date | None = 
 
 
 @router.get("/registers/mail/{mail_id}")
-def mail_item(mail_id: Id, who: Guarded, core: Core):
+def mail_item(mail_id: RowId, who: Guarded, core: Core):
     return core.registers.mail_item(mail_id)

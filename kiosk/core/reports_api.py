@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Response
 
 from kiosk import reports
 from kiosk.core.api import Core, Guarded
+from kiosk.fonts import FontMissing
 
 router = APIRouter(prefix="/api/v1")
 
@@ -24,8 +25,11 @@ TITLES = {"guests": "Buku tamu", "logbook": "Buku kejadian"}
 
 def _download(core, who, book: str, fmt: str, start: dt.date, end: dt.date) -> Response:
     now = core.clock.now()
-    report = reports.build(core.store, book, fmt, site=core.settings.site.name, start=start,
-                           end=end, tz=now.tzinfo, now=now)
+    try:
+        report = reports.build(core.store, book, fmt, site=core.settings.site.name,
+                               start=start, end=end, tz=now.tzinfo, now=now)
+    except FontMissing as exc:  # an install problem, not the guard's: say what to install
+        raise HTTPException(503, str(exc)) from None
     with core.store.transaction() as conn:
         core.logbook.append(conn, category="laporan", actor=who.name,
                             text=f"{TITLES[book]} {start} s.d. {end} diunduh "

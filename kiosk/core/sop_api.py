@@ -14,11 +14,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from kiosk.core.api import Core, Guarded
+from kiosk.core.api import Core, Guarded, RowId
 
 router = APIRouter(prefix="/api/v1")
 
-RunId = Annotated[int, Path(ge=1, le=2**53)]  # beyond SQLite's integers would be a 500
 Name = Annotated[str, Path(min_length=1, max_length=100)]
 
 
@@ -60,12 +59,12 @@ def runs(who: Guarded, core: Core, only_open: Annotated[bool, Query(alias="open"
 
 
 @router.get("/sop-runs/{run_id}")
-def run(run_id: RunId, who: Guarded, core: Core):
+def run(run_id: RowId, who: Guarded, core: Core):
     return core.sops.get(run_id)
 
 
 @router.post("/sop-runs/{run_id}/steps/{step_id}")
-def complete(run_id: RunId, step_id: Name, who: Guarded, core: Core,
+def complete(run_id: RowId, step_id: Name, who: Guarded, core: Core,
              body: StepIn | None = None):
     """Complete the current step (``step_id`` must be it); returns the run."""
     body = body or StepIn()
@@ -74,10 +73,10 @@ def complete(run_id: RunId, step_id: Name, who: Guarded, core: Core,
 
 
 @router.post("/sop-runs/{run_id}/cancel")
-def cancel(run_id: RunId, body: CancelIn, who: Guarded, core: Core):
+def cancel(run_id: RowId, body: CancelIn, who: Guarded, core: Core):
     return core.sops.cancel(run_id, actor=who.name, reason=body.reason)
 
 
 @router.get("/sop-runs/{run_id}/report")
-def report(run_id: RunId, who: Guarded, core: Core):
+def report(run_id: RowId, who: Guarded, core: Core):
     return core.sops.report(run_id)

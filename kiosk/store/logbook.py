@@ -186,6 +186,7 @@ class Logbook:
         since: datetime | None = None,
         until: datetime | None = None,
         query: str | None = None,
+        category: str | None = None,
         limit: int = 200,
     ) -> list[dict[str, Any]]:
         """Entries newest first, for the screen and the API.
@@ -194,6 +195,7 @@ class Logbook:
             since: Only entries at or after this moment.
             until: Only entries before this moment.
             query: Case-insensitive substring of the text, category or actor.
+            category: Only this category, matched whole and without case ("patroli").
             limit: At most this many (1-1000).
 
         Times compare as instants, not as text, so entries written under another UTC offset
@@ -209,6 +211,9 @@ class Logbook:
         if until is not None:
             where.append("julianday(ts) < julianday(?)")
             params.append(iso(until))
+        if category:
+            where.append("lower(category) = lower(?)")
+            params.append(category.strip())
         if query:
             escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             where.append(

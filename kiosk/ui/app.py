@@ -81,6 +81,7 @@ SCREENS = (("welcome", WelcomeScreen), ("scan", ScanScreen), ("details", Details
            ("guard_sop", SopScreen), ("guard_roster", RosterScreen),
            ("guard_reports", ReportsScreen))
 HEALTH_SECONDS = 3.0
+HEALTH_MISSES = 2  # health checks failed in a row before the core counts as gone
 
 
 def load_kv() -> None:
@@ -136,6 +137,7 @@ class KioskApp(App):
         self.sm: ScreenManager | None = None
         self._resume: str | None = None
         self._health_pending = False
+        self._health_failures = 0
         self._rollcall_pending = False
         self._closing = False
         self._shut_down = False
@@ -433,12 +435,17 @@ class KioskApp(App):
 
     def _healthy(self, _body: dict) -> None:
         self._health_pending = False
+        self._health_failures = 0
         if not self.core_ok:
             self.core_back()
 
     def _unhealthy(self, exc: Exception) -> None:
+        # Two misses in a row: one slow answer from a busy core is not a lost core (and
+        # showing "unreachable" would log a guard out of the panel).
         self._health_pending = False
-        self.core_lost(exc)
+        self._health_failures += 1
+        if self._health_failures >= HEALTH_MISSES:
+            self.core_lost(exc)
 
     def _call_failed(self, exc: BaseException) -> None:
         if isinstance(exc, CoreUnreachable):

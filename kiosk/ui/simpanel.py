@@ -114,10 +114,13 @@ class SimPanel(BoxLayout):
         try:
             token = self._http.post("/guard/login", json={"pin": self._pin}).json()["token"]
             today = self._http.get("/health").json().get("now", "")[:10]
-            answer = self._http.post("/invitations", headers={"Authorization": f"Bearer {token}"},
+            auth = {"Authorization": f"Bearer {token}"}
+            answer = self._http.post("/invitations", headers=auth,
                                      json={"name": "Siti Aminah", "host": "Sekretaris",
                                            "institution": "Bawaslu Kabupaten Subang",
                                            "purpose": "Rapat koordinasi", "valid_on": today})
+            # Logged out at once: a login counts the guard as on duty (the roll call).
+            self._http.post("/guard/logout", headers=auth)
             return answer.json()["qr_payload"]
         except (httpx.HTTPError, KeyError, ValueError) as exc:
             log.warning("simulator: no invitation card (%s)", exc)

@@ -26,6 +26,7 @@ from kivy.core.window import Window
 from kivy.lang.builder import global_idmap
 from kivy.tests.common import UnitTestTouch
 from kivy.uix.behaviors import ButtonBehavior
+from kivy.uix.label import Label
 from kivy.uix.modalview import ModalView
 from kivy.uix.screenmanager import ScreenManager
 from kivy.uix.scrollview import ScrollView
@@ -36,6 +37,7 @@ from kiosk.core.service import ensure_guards
 from kiosk.ui.app import KioskApp
 from kiosk.ui.client import CoreClient
 from kiosk.ui.scanner import Scanner
+from kiosk.ui.screens.guard import NavButton
 from kiosk.ui.widgets import FieldBox
 
 GUARD_PIN = "1234"
@@ -322,3 +324,117 @@ class _NoDecoder:
 
     def close(self):
         pass
+
+
+# -- the guard's hands, for the panel's modules ------------------------------------------------
+
+def log_in(kiosk, pin: str = GUARD_PIN) -> None:
+    """Welcome's "Petugas", the PIN on the dialog's keys, OK: the panel opens."""
+    kiosk.wait_screen("welcome")
+    kiosk.press("Petugas")
+    for digit in pin:
+        kiosk.key(digit)
+    kiosk.press("OK")
+    kiosk.wait(lambda: kiosk.app.guard is not None and kiosk.dialog() is None, "the login")
+    kiosk.settle(2)
+
+
+def open_screen(kiosk, target: str):
+    """Tap the menu's entry for ``target``; returns the screen's body once it has loaded."""
+    entry = next(w for w in kiosk.widgets(kiosk.screen) if isinstance(w, NavButton)
+                 and w.target == target)
+    kiosk.tap(entry)
+    kiosk.wait_screen(target)
+    body = kiosk.app.screen(target).content
+    kiosk.wait(lambda: loaded(kiosk.app.screen(target)), f"{target} to load")
+    kiosk.pump(3)
+    return body
+
+
+def loaded(screen) -> bool:
+    """No call to the core in flight (and the body's first load done, where it keeps one)."""
+    return not screen.busy and getattr(screen.content, "loaded", True)
+
+
+# -- layout: nothing cut off, nothing on top of anything, fingertip-sized --------------------
+
+def _rect(w) -> tuple[float, float, float, float]:
+    x0, y0 = w.to_window(w.x, w.y)
+    return x0, y0, x0 + w.width, y0 + w.height
+
+
+def _visible(w) -> tuple[float, float, float, float] | None:
+    """The part of ``w`` a person can see: clipped by the scroll views it is in."""
+    x0, y0, x1, y1 = _rect(w)
+    node = w.parent
+    while node is not None and node is not node.parent:
+        if isinstance(node, ScrollView):
+            sx0, sy0, sx1, sy1 = _rect(node)
+            x0, y0, x1, y1 = max(x0, sx0), max(y0, sy0), min(x1, sx1), min(y1, sy1)
+        node = node.parent
+    return (x0, y0, x1, y1) if x1 - x0 > 1 and y1 - y0 > 1 else None
+
+
+def layout_problems(kiosk, root, min_target: float = 48) -> list[str]:
+    """Text that does not fit, widgets off the window, small or overlapping buttons.
+
+    Only what is under ``root`` and can be seen: scrolled out of view or parked off the
+    window (until needed) does not count.
+    """
+    found = []
+    width, height = Window.size
+    widgets = [w for w in root.walk(restrict=True) if kiosk.shown(w)]
+    buttons = [w for w in widgets if isinstance(w, ButtonBehavior) and not w.disabled]
+    for w in widgets:
+        seen = _visible(w)
+        if seen is None or seen[0] >= width or seen[1] >= height:
+            continue
+        name = f"{type(w).__name__} {getattr(w, 'text', '')[:40]!r}"
+        x0, y0, x1, y1 = seen
+        if x0 < -1 or y0 < -1 or x1 > width + 1 or y1 > height + 1:
+            found.append(f"{name} is outside the window: {x0:.0f},{y0:.0f}-{x1:.0f},{y1:.0f}")
+        if w in buttons and min(w.size) < min_target:
+            found.append(f"{name} is {w.width:.0f}x{w.height:.0f}, under {min_target} px")
+        if isinstance(w, Label) and w.text and not w.shorten:
+            w.texture_update()
+            content_w, content_h = w._label.content_size
+            room_w = w.text_size[0] or w.width
+            room_h = w.text_size[1] or w.height
+            if content_w > room_w + 2 or content_h > room_h + 2:
+                found.append(f"{name} does not fit: text {content_w:.0f}x{content_h:.0f} in "
+                             f"{room_w:.0f}x{room_h:.0f}")
+    shown = [(b, _visible(b)) for b in buttons]
+    shown = [(b, r) for b, r in shown if r is not None and r[0] < width]
+    for i, (a, ra) in enumerate(shown):
+        for b, rb in shown[i + 1:]:
+            if a in b.walk_reverse() or b in a.walk_reverse():
+                continue
+            if ra[0] + 1 < rb[2] and rb[0] + 1 < ra[2] and ra[1] + 1 < rb[3] and rb[1] + 1 < ra[3]:
+                found.append(f"buttons overlap: {getattr(a, 'text', '')[:30]!r} and "
+                             f"{getattr(b, 'text', '')[:30]!r}")
+    return found
+
+
+def check_scenes(kiosk, scenes: dict, screen_name: str,
+                 min_target: float = 48) -> dict[str, list[str]]:
+    """Each screenshot scene against this test's core, in both languages: what does not fit."""
+    app = kiosk.app
+    found = {}
+    for name, scene in scenes.items():
+        app.reset()
+        app.guard = app.client.login(GUARD_PIN)
+        kiosk.pump(scene(app, kiosk.server.post.core) or 6)
+        kiosk.wait(lambda: loaded(app.screen(screen_name)), f"scene {name}")
+        kiosk.pump(6)
+        for lang in ("id", "en"):
+            app.set_language(lang)
+            kiosk.wait(lambda: loaded(app.screen(screen_name)), f"scene {name} in {lang}")
+            kiosk.pump(6)
+            root = kiosk.dialog() or app.screen(screen_name).content
+            problems = layout_problems(kiosk, root, min_target)
+            if problems:
+                found[f"{name} ({lang})"] = problems
+        app.set_language("id")
+        app.close_dialogs()
+    return found
+

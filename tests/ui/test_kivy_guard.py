@@ -8,15 +8,14 @@ import time
 
 from conftest import visit_body
 
+from . import harness
+
 WINDOW_SIZES = ("800x480",)
 
 
-def log_in(kiosk, pin="1234"):
-    kiosk.press("Petugas")
-    for digit in pin:
-        kiosk.key(digit)
-    kiosk.press("OK")
-    kiosk.wait_screen("guard_dashboard")
+def log_in(kiosk):
+    harness.log_in(kiosk)
+    kiosk.wait_screen("guard_dashboard")  # the panel opens on the dashboard
 
 
 def test_a_guard_admits_a_waiting_guest_from_the_dashboard(kiosk):
@@ -106,24 +105,8 @@ def test_the_panel_logs_out_when_left_alone(kiosk):
 def test_the_dashboard_alarm_and_logbook_scenes_fit(kiosk):
     from kiosk.ui.guardshots import alarms, dashboard, logbook
 
-    from .test_kivy_guard_registers import layout_problems
-
-    app, core = kiosk.app, kiosk.server.post.core
     found = {}
     for module, screen_name in ((dashboard, "guard_dashboard"), (alarms, "guard_alarms"),
                                 (logbook, "guard_logbook")):
-        for name, scene in module.SCENES.items():
-            app.reset()
-            app.guard = app.client.login("1234")
-            kiosk.pump(scene(app, core) or 6)
-            screen = app.screen(screen_name)
-            kiosk.wait(lambda s=screen: not s.busy, f"scene {name}")
-            for lang in ("id", "en"):
-                app.set_language(lang)
-                kiosk.wait(lambda s=screen: not s.busy, f"scene {name} in {lang}")
-                kiosk.pump(4)
-                problems = layout_problems(kiosk, screen.content)
-                if problems:
-                    found[f"{name} ({lang})"] = problems
-            app.set_language("id")
+        found.update(harness.check_scenes(kiosk, module.SCENES, screen_name))
     assert found == {}

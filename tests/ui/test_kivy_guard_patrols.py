@@ -19,7 +19,8 @@ from kiosk.ui.screens.guard_patrols import (
     names,
 )
 
-from .test_kivy_guard_registers import GUARD, check_scenes, log_in, open_menu
+from .harness import check_scenes, log_in, open_screen
+from .test_kivy_guard_registers import GUARD
 
 WINDOW_SIZES = ("800x480",)
 ROUTE = """
@@ -48,7 +49,7 @@ def patrols(kiosk, moment=None):
     if moment is not None:
         kiosk.server.post.to(moment)
     log_in(kiosk)
-    return open_menu(kiosk, "guard_patrols")
+    return open_screen(kiosk, "guard_patrols")
 
 
 def task_row(body, title: str) -> PatrolTaskRow:

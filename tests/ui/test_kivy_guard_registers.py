@@ -10,14 +10,9 @@ from __future__ import annotations
 
 import pytest
 from conftest import at
-from kivy.core.window import Window
-from kivy.uix.behaviors import ButtonBehavior
-from kivy.uix.label import Label
-from kivy.uix.scrollview import ScrollView
 
 from kiosk.ui.guardshots.registers import SCENES
 from kiosk.ui.i18n import Catalog
-from kiosk.ui.screens.guard import NavButton
 from kiosk.ui.screens.guard_registers import (
     CONDITIONS,
     FORMS,
@@ -28,8 +23,9 @@ from kiosk.ui.screens.guard_registers import (
     RegisterRow,
 )
 
+from .harness import check_scenes, log_in, open_screen
+
 WINDOW_SIZES = ("800x480",)
-MIN_TARGET = 48  # px at 800x480: a fingertip, as the guests' screens are held to
 GUARD = "Petugas Simulasi"
 REGISTERS = """
 [registers]
@@ -41,30 +37,9 @@ with_assets = pytest.mark.parametrize("core_server", [REGISTERS], indirect=True)
 
 # -- the guard's hands -------------------------------------------------------------------------
 
-def log_in(kiosk) -> None:
-    """Welcome's "Petugas", the PIN on the dialog's keys, OK: the panel opens."""
-    kiosk.press("Petugas")
-    for digit in "1234":
-        kiosk.key(digit)
-    kiosk.press("OK")
-    kiosk.wait(lambda: kiosk.app.guard is not None and kiosk.dialog() is None, "the login")
-    kiosk.settle(2)
-
-
-def open_menu(kiosk, target: str):
-    """Tap the menu's entry for ``target``; returns the screen's body once it has loaded."""
-    entry = next(w for w in kiosk.widgets(kiosk.screen) if isinstance(w, NavButton)
-                 and w.target == target)
-    kiosk.tap(entry)
-    kiosk.wait_screen(target)
-    body = kiosk.app.screen(target).content
-    kiosk.wait(lambda: body.loaded and not kiosk.screen.busy, f"{target} to load")
-    return body
-
-
 def registers(kiosk):
     log_in(kiosk)
-    return open_menu(kiosk, "guard_registers")
+    return open_screen(kiosk, "guard_registers")
 
 
 def wait_idle(kiosk, body) -> None:
@@ -313,76 +288,6 @@ def test_every_key_put_together_at_run_time_exists():
 
 
 # -- the pictures: nothing cut off, nothing on top of anything, fingertip-sized ----------------
-
-def layout_problems(kiosk, root) -> list[str]:
-    """What the layout test finds wrong, for the widgets under ``root`` only."""
-    found = []
-    width, height = Window.size
-    widgets = [w for w in root.walk(restrict=True) if kiosk.shown(w)]
-    buttons = [w for w in widgets if isinstance(w, ButtonBehavior) and not w.disabled]
-    for w in widgets:
-        x0, y0 = w.to_window(w.x, w.y)
-        x1, y1 = w.to_window(w.right, w.top)
-        name = f"{type(w).__name__} {getattr(w, 'text', '')[:40]!r}"
-        if x0 >= width or y0 >= height or x1 <= 0 or y1 <= 0:
-            continue  # parked off the window until needed
-        scrolled = any(isinstance(node, ScrollView) for node in ancestors(w))
-        if not scrolled and (x0 < -1 or y0 < -1 or x1 > width + 1 or y1 > height + 1):
-            found.append(f"{name} is outside the window: {x0:.0f},{y0:.0f}-{x1:.0f},{y1:.0f}")
-        if w in buttons and min(w.size) < MIN_TARGET:
-            found.append(f"{name} is {w.width:.0f}x{w.height:.0f}, under {MIN_TARGET} px")
-        if isinstance(w, Label) and w.text and not w.shorten:
-            w.texture_update()
-            content_w, content_h = w._label.content_size
-            room_w = w.text_size[0] or w.width
-            room_h = w.text_size[1] or w.height
-            if content_w > room_w + 2 or content_h > room_h + 2:
-                found.append(f"{name} does not fit: text {content_w:.0f}x{content_h:.0f} in "
-                             f"{room_w:.0f}x{room_h:.0f}")
-    for i, a in enumerate(buttons):
-        for b in buttons[i + 1:]:
-            if a in b.walk_reverse() or b in a.walk_reverse():
-                continue
-            ax0, ay0 = a.to_window(a.x, a.y)
-            bx0, by0 = b.to_window(b.x, b.y)
-            if (ax0 + 1 < bx0 + b.width and bx0 + 1 < ax0 + a.width
-                    and ay0 + 1 < by0 + b.height and by0 + 1 < ay0 + a.height):
-                found.append(f"buttons overlap: {getattr(a, 'text', '')[:30]!r} and "
-                             f"{getattr(b, 'text', '')[:30]!r}")
-    return found
-
-
-def ancestors(widget):
-    """The widgets holding ``widget`` (one in a ScrollView is clipped, and scrolls to sight)."""
-    node = widget.parent
-    while node is not None and node is not node.parent:
-        yield node
-        node = node.parent
-
-
-def check_scenes(kiosk, scenes: dict, screen_name: str) -> dict[str, list[str]]:
-    """Each scene against this test's core, in both languages: what does not fit."""
-    app = kiosk.app
-    core = kiosk.server.post.core
-    found = {}
-    for name, scene in scenes.items():
-        app.reset()
-        app.guard = app.client.login("1234")
-        kiosk.pump(scene(app, core) or 6)
-        screen = app.screen(screen_name)
-        kiosk.wait(lambda s=screen: s.content.loaded and not s.busy, f"scene {name}")
-        kiosk.pump(4)
-        for lang in ("id", "en"):
-            app.set_language(lang)
-            kiosk.pump(4)
-            root = kiosk.dialog() or screen.content
-            problems = layout_problems(kiosk, root)
-            if problems:
-                found[f"{name} ({lang})"] = problems
-        app.set_language("id")
-        app.close_dialogs()
-    return found
-
 
 def test_the_screenshot_scenes_fit(kiosk):
     assert check_scenes(kiosk, SCENES, "guard_registers") == {}

@@ -14,16 +14,18 @@ session the same way inactivity does.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
 from kivy.clock import Clock
 from kivy.factory import Factory
-from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
+from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
 
 from kiosk.ui.client import ApiError, CoreUnreachable
 from kiosk.ui.screens import KioskScreen
-from kiosk.ui.widgets import RoundButton
+from kiosk.ui.widgets import RoundButton, apply_key
 
 # (screen name, menu text key, admin only), in the menu's order.
 GUARD_SCREENS = (
@@ -67,6 +69,7 @@ class GuardScreen(KioskScreen):
     problem = StringProperty("")  # one line from the core or a locale text, shown in the bar
     _timer = None
     _pending = 0
+    _generation = 0
 
     @property
     def idle_limit(self) -> float:
@@ -105,6 +108,7 @@ class GuardScreen(KioskScreen):
     def reset(self) -> None:
         """The guard logged out: calls in flight are dropped unanswered, so none is pending."""
         self._pending, self.busy, self.problem = 0, False, ""
+        self._generation += 1
 
     def refresh(self) -> None:
         """Load what the screen shows; subclasses override."""
@@ -136,6 +140,28 @@ class GuardScreen(KioskScreen):
         self.app.call(self.app.client.request, method, path, token=self.token, done=ok,
                       failed=bad, **kwargs)
 
+    def fetch(self, calls: dict[str, tuple[str, dict | None]],
+              done: Callable[[dict[str, Any]], None]) -> None:
+        """GET several paths at once; ``done(answers)`` once every one has answered.
+
+        A newer fetch, or a logout, makes an older one's answers stale: they are dropped, so
+        a slow answer never draws over a fresher screen. If a call fails, ``done`` is not
+        called and the screen stays as it was (the problem shows in the bar).
+        """
+        self._generation += 1
+        generation = self._generation
+        answers: dict[str, Any] = {}
+
+        def got(name: str) -> Callable[[Any], None]:
+            def store(body: Any) -> None:
+                answers[name] = body
+                if len(answers) == len(calls) and generation == self._generation:
+                    done(answers)
+            return store
+
+        for name, (path, params) in calls.items():
+            self.api("GET", path, params=params, done=got(name))
+
     def show_problem(self, exc: Exception) -> None:
         if isinstance(exc, CoreUnreachable):
             return  # the app shows the unreachable screen
@@ -147,3 +173,88 @@ class GuardScreen(KioskScreen):
             self.problem = exc.message(self.app.lang)
         else:
             self.problem = self.app.text("guard_panel.failed")
+
+
+# -- words for times, shared by the panel's screens ----------------------------------------
+
+def duration(minutes: float, text: Callable[..., str]) -> str:
+    """``95`` -> ``1 jam 35 mnt``: SOP standards run from minutes to days, so all three units."""
+    whole = max(0, round(minutes))
+    days, rest = divmod(whole, 1440)
+    hours, mins = divmod(rest, 60)
+    units = ((days, "guard_panel.unit_day"), (hours, "guard_panel.unit_hour"),
+             (mins, "guard_panel.unit_min"))
+    parts = [text(key, n=n) for n, key in units if n]
+    return " ".join(parts) or text("guard_panel.unit_min", n=0)
+
+
+def clock(stamp: str | None, lang: str, today: dt.date | None = None, missing: str = "") -> str:
+    """An ISO time as the guard reads it: ``14.05`` (Indonesian) or ``14:05``.
+
+    The day is added (``22-11 14.05``) when it is not ``today``: a run started yesterday
+    must not look as if it started this afternoon.
+    """
+    if not stamp:
+        return missing
+    try:
+        moment = dt.datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    sep = "." if lang == "id" else ":"
+    words = f"{moment:%H}{sep}{moment:%M}"
+    return words if today is None or moment.date() == today else f"{moment:%d-%m} {words}"
+
+
+def localized(item: dict, lang: str, name: str = "title") -> str:
+    """``title_en`` in English when the core gives one, else ``title_id``."""
+    if lang == "en" and item.get(f"{name}_en"):
+        return str(item[f"{name}_en"])
+    return str(item.get(f"{name}_id") or item.get(f"{name}_en") or "")
+
+
+class TypingPanel(BoxLayout):
+    """A question, one line typed on the big keys, and the button that sends it.
+
+    The guard's screens need a few short texts (a run's title, a reason, a note) and a
+    kiosk has no physical keyboard. ``on_submit(text)`` fires with the text folded to one
+    line; ``on_back`` when the guard goes back without sending. ``error`` is a line shown
+    under the field (the screen sets it when the text will not do).
+    """
+
+    question = StringProperty("")
+    value = StringProperty("")
+    placeholder = StringProperty("")
+    action = StringProperty("")
+    error = StringProperty("")
+    limit = NumericProperty(200)
+    shift = BooleanProperty(True)
+    busy = BooleanProperty(False)
+    __events__ = ("on_submit", "on_back")
+
+    def begin(self, *, question: str, placeholder: str, action: str, limit: int,
+              value: str = "") -> None:
+        self.question, self.placeholder, self.action = question, placeholder, action
+        self.limit, self.value, self.error = limit, value, ""
+        self.ids.keyboard.mode = "alpha"
+        self.shift = not value
+
+    def on_key(self, code: str) -> None:
+        if code == "shift":
+            self.shift = self.ids.keyboard.shift
+            return
+        if code in ("symbols", "alpha", "hide"):
+            return
+        self.value = apply_key(self.value, code, self.shift, int(self.limit))
+        self.error = ""
+        # A capital to start with, as a phone keyboard does; the guard's shift key for more.
+        self.shift = not self.value
+
+    def submit(self) -> None:
+        if not self.busy:
+            self.dispatch("on_submit", " ".join(self.value.split()))
+
+    def on_submit(self, text: str) -> None:
+        pass
+
+    def on_back(self) -> None:
+        pass

@@ -11,7 +11,7 @@ from __future__ import annotations
 from kivy.factory import Factory
 from kivy.uix.boxlayout import BoxLayout
 
-from kiosk.ui.screens.guard import GuardBody, GuardScreen
+from kiosk.ui.screens.guard import GuardBody, GuardScreen, clock
 
 
 class AlarmsBody(GuardBody, BoxLayout):
@@ -66,7 +66,7 @@ class AlarmsScreen(GuardScreen):
             failed = sum(s.get("status") == "failed" for s in sms)
             row.ids.words.text = text(
                 "alarms.active" if sms else "alarms.active_no_sms", label=self._label(alarm),
-                at=(alarm.get("raised_at") or "")[11:16], by=alarm.get("raised_by") or "",
+                at=clock(alarm.get("raised_at"), self.app.lang), by=alarm.get("raised_by") or "",
                 state=text(f"alarms.state_{alarm['state']}"), sent=sent, total=len(sms),
                 failed=failed)
             if alarm.get("state") == "raised":

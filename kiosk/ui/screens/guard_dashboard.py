@@ -14,7 +14,7 @@ from kivy.factory import Factory
 from kivy.uix.boxlayout import BoxLayout
 
 from kiosk.ui.lang import tr
-from kiosk.ui.screens.guard import GuardBody, GuardScreen
+from kiosk.ui.screens.guard import GuardBody, GuardScreen, clock, duration
 
 OVERRIDE_MINUTES = 60
 
@@ -25,12 +25,6 @@ def minutes_since(stamp: str | None, now: dt.datetime) -> int:
     return max(0, int((now - dt.datetime.fromisoformat(stamp)).total_seconds() // 60))
 
 
-def duration(minutes: int, text) -> str:
-    hours, rest = divmod(minutes, 60)
-    return text("dashboard.hours", h=hours, m=rest) if hours else text("dashboard.minutes",
-                                                                         m=rest)
-
-
 class DashboardBody(GuardBody, BoxLayout):
     pass
 
@@ -39,24 +33,21 @@ class DashboardScreen(GuardScreen):
     body = "DashboardBody"
     title_key = "nav.dashboard"
     refresh_seconds = 5.0
-    SOURCES = (("roster", "GET", "/roster/now"), ("visits", "GET", "/visits"),
-               ("alerts", "GET", "/alerts"), ("relays", "GET", "/relays"),
-               ("tasks", "GET", "/tasks"), ("alarms", "GET", "/alarms/active"),
-               ("sync", "GET", "/sync"))
+    # The last sync joins these once the sync to the central office exists.
+    SOURCES = {"roster": ("/roster/now", None), "visits": ("/visits", {"on_site": "true"}),
+               "alerts": ("/alerts", None), "relays": ("/relays", None),
+               "tasks": ("/tasks", None), "alarms": ("/alarms/active", None)}
+    data: dict = {}
 
     def refresh(self) -> None:
-        self.data = getattr(self, "data", {})
-        for key, method, path in self.SOURCES:
-            params = {"on_site": "true"} if key == "visits" else None
-            self.api(method, path, params=params,
-                     done=lambda body, k=key: self._got(k, body),
-                     failed=lambda exc, k=key: self._got(k, None))
+        self.fetch(self.SOURCES, done=self._loaded)
 
-    def _got(self, key: str, body) -> None:
-        if key == "sync" and body is None:
-            self.problem = ""  # no sync configured yet is not the guard's problem
-        self.data[key] = body
+    def _loaded(self, answers: dict) -> None:
+        self.data = answers
         self.draw()
+
+    def relabel(self) -> None:
+        self.draw()  # the same answers, in the other language
 
     # -- drawing -----------------------------------------------------------------------------
 
@@ -93,13 +84,10 @@ class DashboardScreen(GuardScreen):
         alarms = (data.get("alarms") or {}).get("alarms", [])
         label = "label_id" if self.app.lang == "id" else "label_en"
         self._fill(cards.alarms, [text("dashboard.alarm", label=a.get(label) or a.get("code"),
-                                       at=(a.get("raised_at") or "")[11:16],
+                                       at=clock(a.get("raised_at"), self.app.lang),
                                        state=text(f"dashboard.alarm_{a.get('state')}"))
                                   for a in alarms] or [text("guard_panel.none")])
-        sync = data.get("sync")
-        self._fill(cards.sync, [text("dashboard.sync", at=(sync.get("last_success") or "-")
-                                     [:16].replace("T", " "), backlog=sync.get("backlog", 0))
-                                if sync else text("dashboard.no_sync")])
+        self._fill(cards.sync, [text("dashboard.no_sync")])
 
     def _fill(self, card, rows) -> None:
         box = card.ids.rows
@@ -145,7 +133,8 @@ class DashboardScreen(GuardScreen):
 
     def _alert_row(self, alert: dict) -> BoxLayout:
         aid = alert.get("id")
-        return self._row(f"{(alert.get('created_at') or '')[11:16]}  {alert.get('text', '')}",
+        at = clock(alert.get("created_at"), self.app.lang)
+        return self._row(f"{at}  {alert.get('text', '')}",
                          (self.app.text("dashboard.resolve"), "secondary",
                           lambda: self.api("POST", f"/alerts/{aid}/resolve",
                                            done=lambda _b: self.refresh())))
@@ -156,7 +145,7 @@ class DashboardScreen(GuardScreen):
         words = text("dashboard.relay_on" if on else "dashboard.relay_off",
                      name=tr._(f"dashboard.relay_{name}", name),
                      source=relay.get("source", ""),
-                     next=(change or "")[11:16] or "-")
+                     next=clock(change, self.app.lang, missing="-"))
         flip = text("dashboard.switch_off" if on else "dashboard.switch_on")
         return self._row(words, (flip, "primary", lambda: self._override(name, not on)))
 
@@ -170,7 +159,7 @@ class DashboardScreen(GuardScreen):
         title = task.get("title_id") if self.app.lang == "id" else task.get("title_en")
         words = text("dashboard.task_overdue" if task.get("status") == "overdue"
                      else "dashboard.task_due", title=title or "",
-                     at=(task.get("due_at") or "")[11:16])
+                     at=clock(task.get("due_at"), self.app.lang))
         tid = task.get("id")
         return self._row(words, (text("guard_panel.done"), "secondary",
                                  lambda: self.api("POST", f"/tasks/{tid}/done",

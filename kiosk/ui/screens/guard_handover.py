@@ -25,8 +25,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.label import Label
 
 from kiosk.ui.client import ApiError, CoreUnreachable
-from kiosk.ui.screens.guard import GuardBody, GuardScreen
-from kiosk.ui.screens.guard_sop import clock, localized
+from kiosk.ui.screens.guard import GuardBody, GuardScreen, clock, localized
 from kiosk.ui.widgets import GuardDialog
 
 # The summary's parts in the order the incoming guard reads them (kiosk/handover.py).
@@ -124,8 +123,7 @@ class HandoverScreen(GuardScreen):
                    on_back=lambda _panel: setattr(self.content, "page", "summary"))
 
     def reset(self) -> None:
-        # A reset drops the calls in flight unanswered: they will never lower ``busy``.
-        self._pending, self.busy = 0, False
+        super().reset()
         self._summary = self._last = self._record = None
         if getattr(self, "content", None) is not None:
             self.content.page = "summary"

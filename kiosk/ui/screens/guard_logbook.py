@@ -12,7 +12,7 @@ from kivy.factory import Factory
 from kivy.properties import NumericProperty, OptionProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
-from kiosk.ui.screens.guard import GuardBody, GuardScreen
+from kiosk.ui.screens.guard import GuardBody, GuardScreen, clock
 from kiosk.ui.widgets import apply_key
 
 CATEGORIES = ("umum", "kejadian", "tamu", "barang", "kendaraan", "patroli")
@@ -56,7 +56,7 @@ class LogbookScreen(GuardScreen):
             corrects = entry.get("corrects")
             row.text = self.app.text(
                 "logbook.entry_correction" if corrects else "logbook.entry",
-                at=(entry.get("ts") or "")[:16].replace("T", " "),
+                at=clock(entry.get("ts"), self.app.lang, self.app._now().date()),
                 category=entry.get("category", ""), actor=entry.get("actor", ""),
                 text=entry.get("text", ""), corrects=corrects or "")
             row.bind(on_release=lambda r: self.start_correction(r.entry_id))

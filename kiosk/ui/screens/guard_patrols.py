@@ -19,7 +19,6 @@ import datetime as dt
 from collections import deque
 from typing import Any
 
-from kivy.clock import Clock
 from kivy.factory import Factory
 from kivy.properties import (
     BooleanProperty,
@@ -32,8 +31,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.label import Label
 
 from kiosk.ui.client import ApiError
-from kiosk.ui.screens.guard import GuardBody, GuardScreen
-from kiosk.ui.screens.guard_registers import clock
+from kiosk.ui.screens.guard import GuardBody, GuardScreen, clock
 from kiosk.ui.widgets import RoundButton
 
 REFRESH_SECONDS = 20.0
@@ -117,7 +115,6 @@ class PatrolsBody(GuardBody, BoxLayout):
         self._codes: deque[str] = deque()
         self._sending = False
         self._latest = ""
-        self._generation = 0
 
     @property
     def app(self):
@@ -130,33 +127,23 @@ class PatrolsBody(GuardBody, BoxLayout):
 
     def refresh(self) -> None:
         """The core's clock first (what "tonight" is), then tasks, rounds and the route."""
-        self._generation += 1
-        generation = self._generation
-        self.screen.api("GET", "/health",
-                        done=lambda health: self._load(health, generation))
+        self.screen.fetch({"health": ("/health", None)}, done=self._load)
 
-    def _load(self, health: dict, generation: int) -> None:
-        now = moment(health.get("now"))
-        if now is None or generation != self._generation:
+    def _load(self, first: dict[str, Any]) -> None:
+        now = moment(first["health"].get("now"))
+        if now is None:
             return
         today = now.date()
-        answers: dict[str, Any] = {}
         calls = {"tasks": ("/tasks", None),
                  "yesterday": ("/patrols", {"day": (today - dt.timedelta(days=1)).isoformat()}),
                  "today": ("/patrols", {"day": today.isoformat()}),
                  "route": ("/patrols/checkpoints", None)}
+        self.screen.fetch(calls, done=lambda answers: self._loaded(now, answers))
 
-        def got(name: str):
-            def store(body: Any) -> None:
-                answers[name] = body
-                if len(answers) == len(calls) and generation == self._generation:
-                    self.data = {"now": now, **answers}
-                    self.loaded = True
-                    self.render()
-            return store
-
-        for name, (path, params) in calls.items():
-            self.screen.api("GET", path, params=params, done=got(name))
+    def _loaded(self, now: dt.datetime, answers: dict[str, Any]) -> None:
+        self.data = {"now": now, **answers}
+        self.loaded = True
+        self.render()
 
     def render(self, *_args) -> None:
         """Draw what the last answers say (again after a language change)."""
@@ -385,7 +372,6 @@ class PatrolsBody(GuardBody, BoxLayout):
 
     def reset(self) -> None:
         """Forget what was loaded (the guard logged out); the core keeps the round."""
-        self._generation += 1
         self.data = {}
         self.loaded = False
         self.round = None
@@ -407,25 +393,16 @@ class PatrolsScreen(GuardScreen):
     title_key = "nav.patrols"
     refresh_seconds = REFRESH_SECONDS
 
-    def on_kv_post(self, base_widget) -> None:
-        super().on_kv_post(base_widget)
-        self.app.bind(lang=self._relabel)
-
-    def release(self) -> None:
-        self.app.unbind(lang=self._relabel)
-
-    def _relabel(self, *_args) -> None:
+    def relabel(self) -> None:
         # The rows are drawn in Python from the core's answers: again, in the new language.
-        Clock.schedule_once(self.content.render, 0)
+        self.content.render()
 
     def refresh(self) -> None:
         self.content.refresh()
 
     def reset(self) -> None:
+        super().reset()
         self.content.reset()
-        # Calls in flight at a logout are dropped unanswered: they must not keep the bar busy.
-        self._pending = 0
-        self.busy = False
 
     def on_code(self, payload: str, source: str) -> bool:
         return self.content.on_code(payload)

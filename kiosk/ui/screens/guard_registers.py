@@ -17,6 +17,7 @@ header, in the guard's language, and the field is marked.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from kivy.clock import Clock
@@ -36,7 +37,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.modalview import ModalView
 
 from kiosk.ui.client import ApiError
-from kiosk.ui.screens.guard import GuardBody, GuardScreen
+from kiosk.ui.screens.guard import GuardBody, GuardScreen, clock
 from kiosk.ui.widgets import RoundButton, apply_key
 
 TABS = ("loans", "vehicles", "mail")
@@ -81,19 +82,10 @@ def caption_key(form: str, name: str) -> str:
     return f"registers.field_{name}"
 
 
-def clock(stamp: str | None, lang: str) -> str:
-    """``"2026-11-22T09:15:00+07:00"`` -> ``09.15`` (Indonesian) or ``09:15`` (English)."""
-    if not stamp or len(stamp) < 16:
-        return "-"
-    return stamp[11:16].replace(":", "." if lang == "id" else ":")
-
-
 def when(stamp: str | None, now: str | None, lang: str) -> str:
     """The time of ``stamp``, with its date (``21-11 09.15``) when it is not ``now``'s day."""
-    shown = clock(stamp, lang)
-    if stamp and now and stamp[:10] != now[:10]:
-        return f"{stamp[8:10]}-{stamp[5:7]} {shown}"
-    return shown
+    today = dt.date.fromisoformat(now[:10]) if now else None
+    return clock(stamp, lang, today, missing="-")
 
 
 class RegisterRow(BoxLayout):
@@ -173,7 +165,6 @@ class RegistersBody(GuardBody, BoxLayout):
         self.values: dict[str, str] = {}
         self.fields: dict[str, RegisterField] = {}
         self.context: dict[str, Any] = {}
-        self._generation = 0
 
     @property
     def app(self):
@@ -187,25 +178,17 @@ class RegistersBody(GuardBody, BoxLayout):
 
     def refresh(self) -> None:
         """Ask the core for what is open; the lists are drawn once every answer is in."""
-        self._generation += 1
-        generation = self._generation  # an older refresh answering late is not drawn
-        answers: dict[str, Any] = {}
-        calls = {"outstanding": ("/registers/outstanding", None),
-                 "vehicles": ("/registers/vehicles", {"inside": "true", "away": "true"}),
-                 "assets": ("/registers/assets", None),
-                 "health": ("/health", None)}  # the core's clock: what "today" is
+        self.screen.fetch({"outstanding": ("/registers/outstanding", None),
+                           "vehicles": ("/registers/vehicles", {"inside": "true",
+                                                                "away": "true"}),
+                           "assets": ("/registers/assets", None),
+                           "health": ("/health", None)},  # the core's clock: what "today" is
+                          done=self._loaded)
 
-        def got(name: str):
-            def store(body: Any) -> None:
-                answers[name] = body
-                if len(answers) == len(calls) and generation == self._generation:
-                    self.data = answers
-                    self.loaded = True
-                    self.render()
-            return store
-
-        for name, (path, params) in calls.items():
-            self.screen.api("GET", path, params=params, done=got(name))
+    def _loaded(self, answers: dict[str, Any]) -> None:
+        self.data = answers
+        self.loaded = True
+        self.render()
 
     def render(self, *_args) -> None:
         """Draw the current tab's rows from the last answers (again on a language change)."""
@@ -597,7 +580,6 @@ class RegistersBody(GuardBody, BoxLayout):
         """Forget everything typed and loaded (the guard logged out)."""
         if self.form:
             self.close_form()
-        self._generation += 1
         self.data = {}
         self.loaded = False
         self.tab = "loans"
@@ -634,14 +616,12 @@ class RegistersScreen(GuardScreen):
 
     def on_kv_post(self, base_widget) -> None:
         super().on_kv_post(base_widget)
-        self.app.bind(lang=self._relabel)
         Window.bind(on_textinput=self._typed, on_key_down=self._key_down)
 
     def release(self) -> None:
-        self.app.unbind(lang=self._relabel)
         Window.unbind(on_textinput=self._typed, on_key_down=self._key_down)
 
-    def _relabel(self, *_args) -> None:
+    def relabel(self) -> None:
         # Rows and fields are made in Python from the core's answers: they are given their
         # words again (the kv rules follow the toggle by themselves).
         self.content.relabel()
@@ -650,10 +630,8 @@ class RegistersScreen(GuardScreen):
         self.content.refresh()
 
     def reset(self) -> None:
+        super().reset()
         self.content.reset()
-        # Calls in flight at a logout are dropped unanswered: they must not keep the bar busy.
-        self._pending = 0
-        self.busy = False
 
     def _showing_form(self) -> bool:
         return (self.manager is not None and self.manager.current == self.name

@@ -151,8 +151,7 @@ class ReportsScreen(GuardScreen):
             self.content.bind(**{name: lambda *_args: self._choice_changed()})
 
     def reset(self) -> None:
-        # A reset drops the calls in flight unanswered: they will never lower ``busy``.
-        self._pending, self.busy = 0, False
+        super().reset()
         self._outcome = None
         if getattr(self, "content", None) is not None:
             self.content.saving = self.content.status = self.content.tone = ""

@@ -23,8 +23,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.label import Label
 
 from kiosk.ui.i18n import DAYS, MONTHS
-from kiosk.ui.screens.guard import GuardBody, GuardScreen
-from kiosk.ui.screens.guard_sop import clock
+from kiosk.ui.screens.guard import GuardBody, GuardScreen, clock
 from kiosk.ui.widgets import RoundButton
 
 WEEK_DAYS = 7
@@ -154,8 +153,7 @@ class RosterScreen(GuardScreen):
                    on_back=lambda _panel: setattr(self.content, "page", self._typing_for))
 
     def reset(self) -> None:
-        # A reset drops the calls in flight unanswered: they will never lower ``busy``.
-        self._pending, self.busy = 0, False
+        super().reset()
         self._roster = self._last_callout = self._status = None
         self._slots = self._slot = self._change_view = None
         if getattr(self, "content", None) is not None:

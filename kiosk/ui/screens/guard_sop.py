@@ -16,9 +16,6 @@ the core answers and sends what the guard taps. Four pages, one at a time, becau
 A step is sent with its id, so a double tap or a colleague finishing the same step first
 cannot skip the one after it: the core refuses (409) and the run is loaded again.
 Elapsed times come from the core's clock, refreshed every half minute.
-
-:class:`TypingPanel` (a question, one line typed on the big keys, one button) is shared
-with the roster's and the handover's screens.
 """
 
 from __future__ import annotations
@@ -32,8 +29,8 @@ from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 
-from kiosk.ui.screens.guard import GuardBody, GuardScreen
-from kiosk.ui.widgets import RoundButton, apply_key
+from kiosk.ui.screens.guard import GuardBody, GuardScreen, clock, duration, localized
+from kiosk.ui.widgets import RoundButton
 
 RECENT_RUNS = 6  # ended runs listed under the running ones
 TITLE_LIMIT = 120  # the core's limits (kiosk/core/sop_api.py)
@@ -44,16 +41,6 @@ END = "end"
 # -- words for times -------------------------------------------------------------------------
 
 
-def duration(minutes: float, text: Callable[..., str]) -> str:
-    """``95`` -> ``1 jam 35 mnt``: SOP standards run from minutes to days, so all three units."""
-    whole = max(0, round(minutes))
-    days, rest = divmod(whole, 1440)
-    hours, mins = divmod(rest, 60)
-    parts = [text(key, n=n) for n, key in ((days, "sop.unit_day"), (hours, "sop.unit_hour"),
-                                           (mins, "sop.unit_min")) if n]
-    return " ".join(parts) or text("sop.unit_min", n=0)
-
-
 def signed(minutes: float, text: Callable[..., str]) -> str:
     """A difference against the standard: ``+5 mnt`` over it, ``-10 mnt`` under, ``0 mnt``."""
     if round(minutes) == 0:
@@ -61,79 +48,7 @@ def signed(minutes: float, text: Callable[..., str]) -> str:
     return ("+" if minutes > 0 else "-") + duration(abs(minutes), text)
 
 
-def clock(stamp: str | None, lang: str, today: dt.date | None = None) -> str:
-    """An ISO time as the guard reads it: ``14.05`` (Indonesian) or ``14:05``.
-
-    The day is added (``22-11 14.05``) when it is not ``today``: a run started yesterday
-    must not look as if it started this afternoon.
-    """
-    if not stamp:
-        return ""
-    try:
-        moment = dt.datetime.fromisoformat(stamp)
-    except ValueError:
-        return stamp
-    sep = "." if lang == "id" else ":"
-    words = f"{moment:%H}{sep}{moment:%M}"
-    return words if today is None or moment.date() == today else f"{moment:%d-%m} {words}"
-
-
-def localized(item: dict, lang: str, name: str = "title") -> str:
-    """``title_en`` in English when the core gives one, else ``title_id``."""
-    if lang == "en" and item.get(f"{name}_en"):
-        return str(item[f"{name}_en"])
-    return str(item.get(f"{name}_id") or item.get(f"{name}_en") or "")
-
-
 # -- widgets ---------------------------------------------------------------------------------
-
-
-class TypingPanel(BoxLayout):
-    """A question, one line typed on the big keys, and the button that sends it.
-
-    The guard's screens need a few short texts (a run's title, a reason, a note) and a
-    kiosk has no physical keyboard. ``on_submit(text)`` fires with the text folded to one
-    line; ``on_back`` when the guard goes back without sending. ``error`` is a line shown
-    under the field (the screen sets it when the text will not do).
-    """
-
-    question = StringProperty("")
-    value = StringProperty("")
-    placeholder = StringProperty("")
-    action = StringProperty("")
-    error = StringProperty("")
-    limit = NumericProperty(200)
-    shift = BooleanProperty(True)
-    busy = BooleanProperty(False)
-    __events__ = ("on_submit", "on_back")
-
-    def begin(self, *, question: str, placeholder: str, action: str, limit: int,
-              value: str = "") -> None:
-        self.question, self.placeholder, self.action = question, placeholder, action
-        self.limit, self.value, self.error = limit, value, ""
-        self.ids.keyboard.mode = "alpha"
-        self.shift = not value
-
-    def on_key(self, code: str) -> None:
-        if code == "shift":
-            self.shift = self.ids.keyboard.shift
-            return
-        if code in ("symbols", "alpha", "hide"):
-            return
-        self.value = apply_key(self.value, code, self.shift, int(self.limit))
-        self.error = ""
-        # A capital to start with, as a phone keyboard does; the guard's shift key for more.
-        self.shift = not self.value
-
-    def submit(self) -> None:
-        if not self.busy:
-            self.dispatch("on_submit", " ".join(self.value.split()))
-
-    def on_submit(self, text: str) -> None:
-        pass
-
-    def on_back(self) -> None:
-        pass
 
 
 class SopRunRow(ButtonBehavior, BoxLayout):
@@ -225,8 +140,7 @@ class SopScreen(GuardScreen):
                    on_back=lambda _panel: self._typing_back())
 
     def reset(self) -> None:
-        # A reset drops the calls in flight unanswered: they will never lower ``busy``.
-        self._pending, self.busy = 0, False
+        super().reset()
         self._run = self._report = self._typing = None
         self._procedures, self._running, self._ended, self._problems = [], [], [], []
         if getattr(self, "content", None) is not None:
