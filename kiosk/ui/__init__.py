@@ -15,6 +15,9 @@ DEFAULT_CORE_URL = "http://127.0.0.1:8470"
 # RestartPreventExitStatus, so the screen stays closed (for maintenance) instead of coming
 # back three seconds later; a crash still restarts it.
 CLOSED_BY_GUARD = 10
+# The simulator's hardware panel beside the kiosk, in px at the 800x480 design size. Here,
+# not in kiosk.ui.simpanel: the window's size is needed before Kivy may be imported.
+SIM_PANEL_WIDTH = 300
 
 
 def core_url_for(settings: Any) -> str:
@@ -94,10 +97,8 @@ def run(settings: Any, *, camera: Any = None, core_url: str | None = None,
     ui = settings.ui
     size = boot.parse_size(ui.window)
     if sim_panel:  # the kiosk keeps its configured size; the panel is added beside it
-        from kiosk.ui.simpanel import PANEL_WIDTH
-
         scale = min(size[0] / 800, size[1] / 480)
-        size = (size[0] + round(PANEL_WIDTH * scale), size[1])
+        size = (size[0] + round(SIM_PANEL_WIDTH * scale), size[1])
     boot.configure(size=size, fullscreen=ui.fullscreen)
 
     from kiosk.ui.app import KioskApp
@@ -111,11 +112,11 @@ def run(settings: Any, *, camera: Any = None, core_url: str | None = None,
     panel = {}
     if sim_panel:
         from kiosk.core.service import SIM_GUARDS
-        from kiosk.ui.simpanel import PANEL_WIDTH, panel_factory
+        from kiosk.ui.simpanel import panel_factory
 
         panel = {"panel": panel_factory(core_url=url, camera=camera,
                                         guard_pin=SIM_GUARDS[0][1]),
-                 "panel_width": PANEL_WIDTH}
+                 "panel_width": SIM_PANEL_WIDTH}
     app = KioskApp(settings, client=client, scanner=scanner, **panel)
     stop_polling = threading.Event()
     threading.Thread(target=poll_serial_scanner, args=(client, scanner, stop_polling),

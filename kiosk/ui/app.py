@@ -38,7 +38,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from kiosk.ui import CLOSED_BY_GUARD, theme
 from kiosk.ui.background import Background
-from kiosk.ui.client import ApiError, CoreUnreachable
+from kiosk.ui.client import ApiError, CoreSlow, CoreUnreachable
 from kiosk.ui.forms import VisitDraft
 from kiosk.ui.i18n import Catalog, format_datetime
 from kiosk.ui.lang import tr
@@ -448,7 +448,9 @@ class KioskApp(App):
             self.core_lost(exc)
 
     def _call_failed(self, exc: BaseException) -> None:
-        if isinstance(exc, CoreUnreachable):
+        if isinstance(exc, CoreSlow):
+            self._check_health(0)  # ask now; only missed health checks make it "gone"
+        elif isinstance(exc, CoreUnreachable):
             self.core_lost(exc)
 
     def core_lost(self, exc: BaseException | None = None) -> None:

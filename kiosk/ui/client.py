@@ -31,6 +31,15 @@ class CoreUnreachable(CoreError):
     """The core did not answer (not running, restarting, socket missing, timed out)."""
 
 
+class CoreSlow(CoreUnreachable):
+    """The core took longer than the timeout: busy, or hung.
+
+    Kept apart from a refused connection because one slow answer from a busy core (a
+    report being drawn, an SD card flushing) is not a lost core: the app asks ``/health``
+    before it shows "please contact the guard".
+    """
+
+
 class ApiError(CoreError):
     """The core answered with an error.
 
@@ -117,6 +126,8 @@ class CoreClient:
         try:
             response = self._http.request(method, f"/api/v1{path}", headers=headers,
                                           **extra, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise CoreSlow(f"the core at {self.url} did not answer in time: {exc}") from exc
         except httpx.TransportError as exc:
             raise CoreUnreachable(f"the core at {self.url} did not answer: {exc}") from exc
         if response.status_code >= 400:
@@ -141,7 +152,7 @@ class CoreClient:
         """Codes the core's serial QR scanner read after sequence number ``after``."""
         return self._call("GET", "/scanner", params={"after": after}).get("codes", [])
 
-    def health(self, timeout: float = 2.0) -> dict:
+    def health(self, timeout: float = 4.0) -> dict:
         """The core's health; raises :class:`CoreUnreachable` when it is down."""
         return self._call("GET", "/health", timeout=timeout)
 
@@ -206,6 +217,8 @@ class CoreClient:
         try:
             response = self._http.get(f"/api/v1{path}", params=params, timeout=60,
                                       headers={"Authorization": f"Bearer {token}"})
+        except httpx.TimeoutException as exc:
+            raise CoreSlow(f"the core at {self.url} did not answer in time: {exc}") from exc
         except httpx.TransportError as exc:
             raise CoreUnreachable(f"the core at {self.url} did not answer: {exc}") from exc
         if response.status_code >= 400:

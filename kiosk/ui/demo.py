@@ -48,7 +48,7 @@ class DemoCore:
     def close(self) -> None:
         pass
 
-    def health(self, timeout: float = 2.0) -> dict:
+    def health(self, timeout: float = 4.0) -> dict:
         self._up()
         return {"ok": True, "simulated": True}
 

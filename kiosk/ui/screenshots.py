@@ -327,10 +327,11 @@ def _render(names: list[str], size: tuple[int, int], out: Path) -> list[Path]:
     scanner = Scanner(camera, decoder_factory=_NoDecoder)
     panel = {}
     if names == ["sim"]:  # the panel's state is set by the scene; nothing answers it
-        from kiosk.ui.simpanel import PANEL_WIDTH, panel_factory
+        from kiosk.ui import SIM_PANEL_WIDTH
+        from kiosk.ui.simpanel import panel_factory
 
         panel = {"panel": panel_factory(core_url="http://127.0.0.1:9", camera=camera,
-                                        guard_pin=""), "panel_width": PANEL_WIDTH}
+                                        guard_pin=""), "panel_width": SIM_PANEL_WIDTH}
     app = KioskApp(settings, client=DemoCore(), scanner=scanner, now=lambda: MOMENT,
                    health_seconds=3600, **panel)
     setups = scenes()

@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 0.25  # quick enough to see the buzzer's beeps and a relay switching
 HOLD_SECONDS = 6.0  # a card is held up this long, then lowered again
 FOREIGN_CODE = "https://wa.me/6281234567890"  # a QR people do hold up: not the kiosk's
-PANEL_WIDTH = 300  # at 480 px of height; scales with the window
 
 
 class Lamp(Widget):

@@ -1,5 +1,6 @@
 """The UI's client of the core's API: both URL forms, and the two failures screens care about."""
 
+import socket
 import threading
 import time
 
@@ -11,7 +12,7 @@ from kiosk.core.api import create_app
 from kiosk.core.service import ensure_guards
 from kiosk.ui import core_url_for
 from kiosk.ui.background import Background
-from kiosk.ui.client import ApiError, CoreClient, CoreUnreachable
+from kiosk.ui.client import ApiError, CoreClient, CoreSlow, CoreUnreachable
 
 
 @pytest.fixture
@@ -53,8 +54,24 @@ def test_core_down_is_unreachable_not_a_crash(tmp_path):
     with CoreClient(f"unix:{tmp_path / 'absent.sock'}") as client, \
             pytest.raises(CoreUnreachable):
         client.health()
-    with CoreClient("http://127.0.0.1:9", timeout=1) as client, pytest.raises(CoreUnreachable):
+    with CoreClient("http://127.0.0.1:9", timeout=1) as client, pytest.raises(CoreUnreachable) \
+            as refused:
         client.health()
+    assert not isinstance(refused.value, CoreSlow)  # refused at once: the core is gone
+
+
+def test_a_core_that_accepts_but_never_answers_is_slow_not_gone():
+    """A hung or very busy core: the app asks /health before it shows "contact the guard"."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)  # the kernel accepts the connection; nobody ever answers
+    try:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        with CoreClient(url, timeout=0.3) as client, pytest.raises(CoreSlow) as slow:
+            client.on_site()
+        assert "did not answer in time" in str(slow.value)
+    finally:
+        listener.close()
 
 
 def test_guest_errors_carry_the_field_and_both_languages(core, tmp_path):

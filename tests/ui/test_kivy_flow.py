@@ -317,6 +317,24 @@ def test_core_unreachable_screen_appears_and_recovers_by_itself(kiosk):
     assert kiosk.app.draft.name == "Budi"
 
 
+def test_one_slow_answer_is_not_a_lost_core(kiosk):
+    """A call that timed out makes the app ask /health; the core answers, the guest stays."""
+    from kiosk.ui.client import CoreSlow
+
+    kiosk.press("Daftar tamu")
+    kiosk.type("Budi")
+    failed = []
+
+    def slow():
+        raise CoreSlow("the core did not answer in time: timed out")
+
+    kiosk.app.background.submit(slow, failed=failed.append)
+    kiosk.wait(lambda: failed, "the slow call's failure")
+    kiosk.wait(lambda: not kiosk.app._health_pending, "the health check it asked for")
+    assert kiosk.app.sm.current == "details" and kiosk.app.core_ok
+    assert kiosk.app.draft.name == "Budi"
+
+
 def test_leaving_needs_a_guard_pin(kiosk, monkeypatch):
     stopped = []
     monkeypatch.setattr(kiosk.app, "stop", lambda *a: stopped.append(True))
@@ -371,7 +389,7 @@ def test_evacuation_roll_call_takes_over_and_the_guard_ticks_people_off(kiosk):
     call = kiosk.server.api("GET", "/rollcall", guard=True).json()
     guest = next(p for p in call["people"] if p["kind"] == "guest")
     assert guest["checked"] and guest["checked_by"] == "Petugas Simulasi"
-    assert "1 dari" in kiosk.texts()
+    kiosk.wait(lambda: "1 dari" in kiosk.texts(), "the count of people seen")
 
     kiosk.server.api("POST", f"/alarms/{alarm['id']}/clear", guard=True)
     kiosk.wait_screen("welcome", timeout=10)

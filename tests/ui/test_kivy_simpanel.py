@@ -13,10 +13,11 @@ import pytest
 from kivy.tests.common import UnitTestTouch
 
 from drivers.sim.camera import QRCamera
+from kiosk.ui import SIM_PANEL_WIDTH as PANEL_WIDTH
 from kiosk.ui.app import KioskApp
 from kiosk.ui.client import CoreClient
 from kiosk.ui.scanner import Scanner
-from kiosk.ui.simpanel import PANEL_WIDTH, panel_factory
+from kiosk.ui.simpanel import panel_factory
 
 from .harness import GUARD_PIN, Kiosk
 

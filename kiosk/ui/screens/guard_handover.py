@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+from kivy.app import App
 from kivy.core.window import Window
 from kivy.factory import Factory
 from kivy.properties import BooleanProperty, StringProperty
@@ -34,6 +35,14 @@ SECTIONS = ("alarms", "alerts", "sop_runs", "guests", "items_lent", "vehicles_le
 NOTE_LIMIT = 500
 
 
+def alarm_label(code: str, lang: str) -> str:
+    """The alarm's name from the post's config (``Kebakaran``), not its code (``fire``)."""
+    spec = App.get_running_app().settings.alarms.get(code)
+    if spec is None:
+        return code
+    return (spec.label_en if lang == "en" else spec.label_id) or code
+
+
 def describe(section: str, item: dict, text, lang: str, today: dt.date | None = None) -> str:
     """One line for an open item of the summary, in the guard's language.
 
@@ -44,9 +53,8 @@ def describe(section: str, item: dict, text, lang: str, today: dt.date | None = 
         return clock(stamp, lang, today)
 
     if section == "alarms":
-        return text("handover.alarm", code=item.get("code", ""), at=at(item.get("raised_at"),
-                                                                          lang),
-                    by=item.get("raised_by") or "")
+        return text("handover.alarm", code=alarm_label(item.get("code", ""), lang),
+                    at=at(item.get("raised_at"), lang), by=item.get("raised_by") or "")
     if section == "alerts":
         return text("handover.alert", at=at(item.get("created_at"), lang),
                     words=item.get("text", ""))

@@ -351,8 +351,9 @@ class SopScreen(GuardScreen):
             self._scrolled_to = where
             scroll = body.ids.steps_scroll
             # Room below it too: the step that comes next matters more than the ones done.
-            Clock.schedule_once(lambda _dt: scroll.scroll_to(
-                highlighted, padding=self.app.u * 60, animate=False), 0)
+            # After the rows are laid out (a frame on): before that their places are wrong.
+            Clock.schedule_once(lambda _dt: Clock.schedule_once(lambda _dt2: scroll.scroll_to(
+                highlighted, padding=self.app.u * 60, animate=False), 0), 0)
 
     def _step_row(self, p: dict, text, lang: str) -> SopStepRow:
         actor = p.get("actor", "")
