@@ -18,15 +18,11 @@ export UV_PYTHON_DOWNLOADS := never
 run: env
 	$(VENV)/bin/kiosk sim
 
-# Two streams, one per core: the Kivy window tests (each module in its own process) beside
-# the rest; the UI stream's report follows the other's.
+# One worker per core (pytest-xdist); each Kivy window module is one item that runs in a
+# process of its own, and idle workers take work from busy ones.
 test: env-dev
 	$(VENV)/bin/ruff check kiosk drivers tests bench
-	@log=$$(mktemp); \
-	$(VENV)/bin/pytest tests/ui > $$log 2>&1 & ui=$$!; \
-	$(VENV)/bin/pytest --ignore=tests/ui; rest=$$?; \
-	wait $$ui; ui_rc=$$?; echo "== tests/ui =="; cat $$log; rm -f $$log; \
-	[ $$rest = 0 ] && [ $$ui_rc = 0 ]
+	$(VENV)/bin/pytest -n 2 --dist worksteal
 
 lint: env-dev
 	$(VENV)/bin/ruff check kiosk drivers tests bench
@@ -55,4 +51,4 @@ env: system-deps $(UV)
 	$(UV) sync --frozen --inexact -p 3.11 -q
 
 env-dev: system-deps $(UV)
-	$(UV) sync --frozen --extra dev -p 3.11 -q
+	$(UV) sync --frozen --extra dev --extra hq -p 3.11 -q

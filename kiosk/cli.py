@@ -112,6 +112,37 @@ def build_parser() -> argparse.ArgumentParser:
     cards.add_argument("--out", required=True, metavar="DIR",
                        help="directory for the PNG files (created if missing)")
     cards.set_defaults(run=cmd_checkpoints)
+
+    sync = commands.add_parser(
+        "sync", help="push every unsent event to hq and pull its updates, once; exit 0 only "
+                     "when nothing is left to send")
+    sync.add_argument("--quiet", action="store_true", help="no progress bar")
+    sync.set_defaults(run=cmd_sync)
+
+    hq = commands.add_parser(
+        "hq", help="the central collector kiosks sync to (needs the hq extra)")
+    database = {"metavar": "URL", "help": "sqlite:///PATH or postgresql://USER@HOST/DB "
+                                          "(default: SQLite hq.db in the data dir)"}
+    hq.add_argument("--database", **database)
+    hq.add_argument("--listen", default="127.0.0.1:8480", metavar="HOST:PORT",
+                    help="address to serve on (default 127.0.0.1:8480)")
+    hq.add_argument("--key-file", metavar="PATH",
+                    help="invitation signing key (default: hq-signing.key in the data dir)")
+    hq.add_argument("--retention-days", type=int, default=365, metavar="N",
+                    help="blank guests' personal data in events older than N days (default 365)")
+    hq.add_argument("--certfile", metavar="PEM", help="serve HTTPS with this certificate")
+    hq.add_argument("--keyfile", metavar="PEM", help="... and this private key")
+    hq.set_defaults(run=cmd_hq)
+    hq_commands = hq.add_subparsers(dest="hq_command", metavar="COMMAND")
+    for name, text in (("add-kiosk", "register a kiosk; prints its token once, as the last "
+                                      "line (only its hash is kept)"),
+                       ("add-admin", "make a token for a person or tool that reads all kiosks "
+                                     "and creates invitations; printed once"),
+                       ("revoke", "revoke a kiosk's or admin's token at once")):
+        command = hq_commands.add_parser(name, help=text)
+        command.add_argument("name")
+        command.add_argument("--database", default=argparse.SUPPRESS, **database)
+        command.set_defaults(run=cmd_hq_token)
     return parser
 
 
@@ -338,6 +369,116 @@ def cmd_checkpoints(args, settings: config.Settings, path: Path | None) -> int:
         return EXIT_FAILED
     for written in write_cards(checkpoints, Path(args.out), site=settings.site.name):
         print(written)
+    return EXIT_OK
+
+
+def cmd_sync(args, settings: config.Settings, path: Path | None) -> int:
+    from zoneinfo import ZoneInfo
+
+    from kiosk.clock import SystemClock
+    from kiosk.sync import Sync, SyncFailed
+
+    if not settings.sync.url:
+        print("kiosk sync: sync is not set up: set sync.url and sync.token_file in "
+              f"{path or 'the config'}", file=sys.stderr)
+        return EXIT_CONFIG
+    store = _open_store(args, recover=False)
+    if store is None:
+        return EXIT_FAILED
+    clock = SystemClock(ZoneInfo(settings.site.timezone))
+    show = not args.quiet and sys.stderr.isatty()
+
+    def progress(sent: int, total: int) -> None:
+        if show:
+            done = int(30 * sent / total) if total else 30
+            print(f"\r[{'#' * done}{' ' * (30 - done)}] {sent}/{total} events",
+                  end="", file=sys.stderr, flush=True)
+
+    with store:
+        sync = Sync(store, settings, now=clock.now)
+        backlog = sync.backlog()
+        if not args.quiet:
+            print(f"{backlog} events to send to {settings.sync.url}", file=sys.stderr)
+        try:
+            status = sync.run(progress)
+        except SyncFailed as exc:
+            if show:
+                print(file=sys.stderr)
+            left = sync.backlog()
+            print(f"kiosk sync: {exc} ({backlog - left} sent, {left} still to send)",
+                  file=sys.stderr)
+            return EXIT_FAILED
+    if show:
+        print(file=sys.stderr)
+    print(f"sync OK: {backlog} sent, {status['sent']} in all, backlog {status['backlog']}")
+    return EXIT_OK if status["backlog"] == 0 else EXIT_FAILED
+
+
+def _hq_database(args) -> str | None:
+    from kiosk import hq
+
+    try:
+        import sqlalchemy  # noqa: F401
+    except ImportError:
+        print("kiosk hq: the hq extra is not installed: pip install 'gatehouse-kiosk[hq]'",
+              file=sys.stderr)
+        return None
+    return hq.database_url(args.database, data_dir(args.data_dir))
+
+
+def cmd_hq(args, settings: config.Settings, path: Path | None) -> int:
+    from kiosk import hq
+
+    url = _hq_database(args)
+    if url is None:
+        return EXIT_CONFIG
+    host, sep, port = args.listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        print(f"--listen {args.listen}: use HOST:PORT, e.g. 0.0.0.0:8480", file=sys.stderr)
+        return EXIT_CONFIG
+    if bool(args.certfile) != bool(args.keyfile):
+        print("give both --certfile and --keyfile for HTTPS, or neither", file=sys.stderr)
+        return EXIT_CONFIG
+    if not 1 <= args.retention_days <= 3650:
+        print(f"--retention-days {args.retention_days}: give 1 to 3650", file=sys.stderr)
+        return EXIT_CONFIG
+    key_file = Path(args.key_file) if args.key_file else data_dir(args.data_dir) / hq.KEY_FILE
+    try:
+        hq.serve(url, key_file=key_file, host=host.strip("[]"), port=int(port),
+                 retention_days=args.retention_days, certfile=args.certfile,
+                 keyfile=args.keyfile)
+    except (ValueError, OSError) as exc:
+        print(f"kiosk hq: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_hq_token(args, settings: config.Settings, path: Path | None) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from kiosk import hq
+    from kiosk.hq.db import HqError
+
+    url = _hq_database(args)
+    if url is None:
+        return EXIT_CONFIG
+    try:
+        found = hq.open_hq(url)
+        if args.hq_command == "revoke":
+            found.revoke(args.name)
+            print(f"revoked {args.name}: its token is refused from now on")
+            return EXIT_OK
+        token = found.add(args.name, admin=args.hq_command == "add-admin")
+    except HqError as exc:
+        print(f"kiosk hq {args.hq_command}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except SQLAlchemyError as exc:
+        print(f"kiosk hq: the database at {url} cannot be used: {exc.__class__.__name__}: "
+              f"{str(exc).splitlines()[0]}", file=sys.stderr)
+        return EXIT_FAILED
+    what = "admin" if args.hq_command == "add-admin" else "kiosk"
+    print(f"added {what} {args.name}; its token (shown once, keep it secret):")
+    print(token)
     return EXIT_OK
 
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-import secrets
 from typing import Any
 
+from kiosk import invitations
 from kiosk.store import Logbook
 from kiosk.store.db import iso
 from kiosk.watchlist import (
@@ -42,9 +42,14 @@ from kiosk.watchlist import (
 
 ON_SITE = "status IN ('awaiting_host', 'held', 'admitted')"  # as in the partial indexes
 MAX_CODE = 512
-CODE_CHARS = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: typed by hand sometimes
 POOL_EMPTY = ("no guest badge free: please see the guard",
               "kartu tamu habis: silakan temui petugas")
+
+
+def invitation_view(row) -> dict[str, Any]:
+    """What the scan screen needs of an invitation (the guest's name fills the form)."""
+    return {"kind": "invitation", "code": row["code"], "valid_on": row["valid_on"],
+            **{k: row[k] for k in ("name", "institution", "host", "purpose")}}
 
 
 class Visits:
@@ -232,7 +237,7 @@ class Visits:
             raise Invalid("valid_on must be today or a day within the next year",
                           "tanggal berlaku harus hari ini atau dalam setahun ke depan",
                           "valid_on")
-        code = "".join(secrets.choice(CODE_CHARS) for _ in range(12))
+        code = invitations.new_code()
         with self.store.transaction() as conn:
             conn.execute("INSERT INTO invitations (code, name, institution, host, purpose, "
                          "valid_on, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -254,11 +259,12 @@ class Visits:
                              "kode berisi karakter kontrol: pindai ulang", "payload")
         text = payload.strip()
         parts = text.split(":")
+        if text.upper().startswith(invitations.PREFIX):
+            return self._signed_invitation(text)
         if text.upper().startswith("GK1:INV:") and len(parts) == 3:
             with self.store.read() as conn:
-                row = self._invitation(conn, parts[2].upper(), self.now().date())
-            return {"kind": "invitation", "code": row["code"], "valid_on": row["valid_on"],
-                    **{k: row[k] for k in ("name", "institution", "host", "purpose")}}
+                return invitation_view(self._invitation(conn, parts[2].upper(),
+                                                        self.now().date()))
         if text.upper().startswith("GK1:PASS:") and len(parts) == 4 \
                 and parts[2].isascii() and parts[2].isdigit() and len(parts[2]) <= 12:
             return self._resolve_pass(int(parts[2]), parts[3])
@@ -273,6 +279,33 @@ class Visits:
                     "name": short_name(row["name"]), "host": row["host"]}
         raise NotFound("unknown code: not a kiosk invitation, pass or guest badge",
                        "kode tidak dikenal: bukan undangan, kartu pas, atau kartu tamu kiosk")
+
+    def _signed_invitation(self, payload: str) -> dict[str, Any]:
+        """An invitation made at hq: checked by its signature, so hq need not be reachable."""
+        with self.store.transaction() as conn:
+            key = invitations.known_key(conn, self.settings)
+            if key is None:
+                raise NotFound("this kiosk cannot check invitations from hq yet (it has never "
+                               "synced): register at the kiosk instead",
+                               "undangan belum bisa diperiksa: silakan daftar di kiosk",
+                               "invitation")
+            try:
+                fields = invitations.verify(payload, key)
+            except invitations.InvitationError as exc:
+                raise NotFound(f"{exc}: register at the kiosk instead",
+                               "undangan tidak sah: silakan daftar di kiosk",
+                               "invitation") from None
+            here = invitations.kiosk_name(conn, self.settings)
+            if fields["kiosk"] != here:
+                raise GuestError(f"this invitation is for {fields['kiosk']}, not {here}",
+                                 f"undangan ini untuk {fields['kiosk']}, bukan {here}",
+                                 "invitation")
+            conn.execute("INSERT OR IGNORE INTO invitations (code, name, institution, host, "
+                         "purpose, valid_on, created_by, created_at) "
+                         "VALUES (?, ?, ?, ?, ?, ?, 'hq', ?)",
+                         (*(fields[k] for k in ("code", "name", "institution", "host",
+                                                "purpose", "valid_on")), iso(self.now())))
+            return invitation_view(self._invitation(conn, fields["code"], self.now().date()))
 
     def _resolve_pass(self, visit_id: int, mac: str) -> dict[str, Any]:
         with self.store.read() as conn:

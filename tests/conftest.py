@@ -135,3 +135,16 @@ def visit_body(**changes):
 def nik(n):
     """A distinct, well-formed 16-digit KTP number."""
     return f"{3201000000000000 + n}"
+
+
+LONG_FIRST = ("tests/ui/test_kivy_", "tests/ui/test_screenshots.py", "tests/test_sync.py")
+
+
+def pytest_collection_modifyitems(items):
+    """The long items first (a Kivy window module takes minutes), so that with one worker
+    per core (``pytest -n 2``) the short tests fill the gaps and both workers end together."""
+    def rank(item) -> int:
+        return next((i for i, prefix in enumerate(LONG_FIRST)
+                     if item.nodeid.startswith(prefix)), len(LONG_FIRST))
+
+    items.sort(key=rank)

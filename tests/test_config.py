@@ -258,6 +258,22 @@ def test_api_refuses_the_network_unless_allowed():
     assert 'use "HOST:PORT"' in line
 
 
+def test_sync_settings_say_what_to_fix():
+    ok = parse('[sync]\nurl = "https://hq.example.go.id/"\ntoken_file = "/etc/kiosk/hq.token"\n'
+               'every = "2h"\n').sync
+    assert ok.url == "https://hq.example.go.id" and ok.every_seconds == 7200
+    assert parse('[sync]\nurl = "http://127.0.0.1:8480"\ntoken = "' + "t" * 43 + '"\n')
+    (line,) = problems('[sync]\nurl = "http://hq.example.go.id"\ntoken = "' + "t" * 43 + '"\n')
+    assert "unencrypted: use https://" in line
+    (line,) = problems('[sync]\nurl = "https://hq.example.go.id"\n')
+    assert "no token: set sync.token_file" in line
+    (line,) = problems('[sync]\nevery = "15 minutes"\n')
+    assert 'e.g. "15m"' in line
+    (line,) = problems('[sync]\ntoken = "' + "t" * 43 + '"\ntoken_file = "/x"\n')
+    assert "not both" in line
+    assert problems('[sync]\nhq_key = "short"\n')
+
+
 def test_alarm_references_are_checked():
     found = problems(
         '[alarms.fire]\nnotify = ["firemen"]\nrelays = { gate = false }\nbutton = "hold"\n'

@@ -142,13 +142,14 @@ def test_new_migration_is_applied_and_a_failed_one_rolls_back(
 
 def test_newer_schema_is_refused_with_one_clear_line(db_path: Path) -> None:
     Store(db_path, now=Clock()).open().close()
+    newer = len(migrations.MIGRATIONS) + 1
     conn = sqlite3.connect(db_path)
-    conn.execute("PRAGMA user_version = 7")
+    conn.execute(f"PRAGMA user_version = {newer}")
     conn.close()
     with pytest.raises(StoreError) as caught:
         Store(db_path, now=Clock()).open()
     message = str(caught.value)
-    expected = f"database schema v7 is newer than this kiosk (v{len(migrations.MIGRATIONS)})"
+    expected = f"database schema v{newer} is newer than this kiosk (v{len(migrations.MIGRATIONS)})"
     assert f"{expected}: update the kiosk software" in message
     assert "\n" not in message
     assert sorted(p.name for p in db_path.parent.iterdir() if ".corrupt-" in p.name) == []

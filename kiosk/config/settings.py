@@ -34,6 +34,7 @@ from kiosk.config.post import (
     default_alarms,
     default_contacts,
 )
+from kiosk.config.sync import SyncSettings
 
 # GPIO2/3 carry I2C-1 (the thermometer); GPIO14/15 carry the Pi's UART.
 I2C1_PINS = (2, 3)
@@ -58,6 +59,7 @@ class Settings(Section):
     alarms: dict[str, AlarmSettings] = Field(default_factory=default_alarms)
     tasks: TasksSettings = TasksSettings()
     visits: VisitsSettings = VisitsSettings()
+    sync: SyncSettings = SyncSettings()
     sop: SopSettings = SopSettings()
     roster: RosterSettings = RosterSettings()
     registers: RegistersSettings = RegistersSettings()

@@ -231,11 +231,18 @@ def create_app(core) -> FastAPI:
     app.state.core = core
     app.include_router(router)
     # The other routers import this module (for the guard dependency): imported here.
-    from kiosk.core import patrols_api, registers_api, reports_api, roster_api, sop_api
+    from kiosk.core import (
+        patrols_api,
+        registers_api,
+        reports_api,
+        roster_api,
+        sop_api,
+        sync_api,
+    )
     from kiosk.core.visits_api import router as visits_router
 
     for extra in (visits_router, devices_router, registers_api.router, sop_api.router,
-                  roster_api.router, patrols_api.router, reports_api.router):
+                  roster_api.router, patrols_api.router, reports_api.router, sync_api.router):
         app.include_router(extra)
 
     @app.exception_handler(LockedOut)

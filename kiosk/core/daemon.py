@@ -34,6 +34,7 @@ from kiosk.rollcall import RollCall, VisitingRules
 from kiosk.roster import Roster
 from kiosk.sop import SopRuns
 from kiosk.store import Logbook, Store
+from kiosk.sync import Scheduler, Sync, SyncFailed
 from kiosk.tasks import Tasks
 from kiosk.visits import Visits
 from kiosk.watchlist import Alerts, Watchlist
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 TICK_SECONDS = 0.5  # real seconds between reconciles
 NTP_CHECK_SECONDS = 10.0
 SMS_RETRY_SECONDS = (5, 15, 60, 300)  # waits after the 1st, 2nd, ... failed attempt
+FIRST_SYNC_SECONDS = 5.0  # after start: the network is usually up by then
 RELAY_WORDS = {True: "ON", False: "OFF"}
 
 
@@ -98,12 +100,14 @@ class Core:
         ntp: returns whether NTP has synchronised.
         trust: overrides the clock-trust decision; a simulated clock, set on purpose for a
             demo or a test, passes ``lambda now: Trust(True, "simulated clock")``.
+        sync_link: hq's API for tests (:class:`kiosk.sync.Link`); from ``[sync]`` if None.
     """
 
     def __init__(self, settings, *, store: Store, clock: Clock,
                  build_hardware: Callable[[dict[str, bool]], Any],
                  ntp: Callable[[], bool] = ntp_synchronized,
-                 trust: Callable[[dt.datetime], Trust] | None = None) -> None:
+                 trust: Callable[[dt.datetime], Trust] | None = None,
+                 sync_link: Any = None) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
@@ -133,6 +137,10 @@ class Core:
         self.handover = Handover(store, now=now, guards=self.guards, roster=self.roster,
                                  sources=core_sources(self))
         self.patrols = Patrols(store, settings, now=now, alerts=self.alerts)
+        self.sync = Sync(store, settings, now=now, link=sync_link)
+        self.sync_next: dt.datetime | None = None
+        self._sync_now = threading.Event()
+        self._sync_lock = threading.Lock()
         self._inbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._wake = threading.Event()  # set to run the loop now rather than at the next tick
@@ -164,8 +172,11 @@ class Core:
         self._wire_button()
         self._open_modem()
         self.reconcile()
-        for target, name in ((self._loop, "core-loop"), (self._sms_loop, "core-sms"),
-                             (self._scanner_loop, "core-scanner")):
+        loops = [(self._loop, "core-loop"), (self._sms_loop, "core-sms"),
+                 (self._scanner_loop, "core-scanner")]
+        if self.sync.configured:
+            loops.append((self._sync_loop, "core-sync"))
+        for target, name in loops:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -173,6 +184,7 @@ class Core:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
+        self._sync_now.set()
         for thread in self._threads:
             thread.join(timeout=5)
         if self.hw is not None:
@@ -460,6 +472,43 @@ class Core:
                     self._sms_next_try[sms["id"]] = time.monotonic() + wait
                 continue
             self.alarms.record_sms(sms["id"], reference=reference)
+
+    # -- sync with hq ------------------------------------------------------------------------
+
+    def _sync_loop(self) -> None:
+        """Sync every ``sync.every`` (on the core's clock), sooner after "sync now"."""
+        scheduler = Scheduler(self.settings.sync.every_seconds)
+        wait = FIRST_SYNC_SECONDS
+        while not self._stop.is_set():
+            speed = getattr(self.clock, "speed", 1.0) or 1.0
+            self.sync_next = self.clock.now() + dt.timedelta(seconds=wait)
+            self._sync_now.wait(wait / speed)
+            self._sync_now.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.sync_once()
+                wait = scheduler.succeeded()
+            except SyncFailed as exc:
+                wait = scheduler.failed()
+                log.warning("sync failed (%d in a row; next try in %.0f s): %s",
+                            scheduler.failures, wait, exc)
+            except Exception:  # the loop must outlive a bug in one run
+                log.exception("sync failed")
+                wait = scheduler.failed()
+
+    def sync_once(self) -> dict[str, Any]:
+        """One push and pull; one at a time (the loop, "sync now", a test)."""
+        with self._sync_lock:
+            return self.sync.run()
+
+    def sync_soon(self) -> None:
+        """The guard's "sync now": the sync thread runs at once instead of at its time."""
+        self._sync_now.set()
+
+    def sync_status(self) -> dict[str, Any]:
+        return {**self.sync.status(),
+                "next_attempt": self.sync_next.isoformat() if self.sync_next else None}
 
     # -- temperature -------------------------------------------------------------------------
 

@@ -443,5 +443,15 @@ CREATE TABLE patrol_missed (
 );
 """
 
-MIGRATIONS: list[str] = [V1, V2, V3, V4, V5, V6]
+V7 = """
+-- Sync with hq: the pull cursor, hq's key and name for this kiosk, the last run's outcome,
+-- and the newest staff directory / roster / SMS recipients hq sent.
+CREATE TABLE sync_state (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE INDEX outbox_sent ON outbox (sent_at) WHERE sent_at IS NOT NULL;
+"""
+
+MIGRATIONS: list[str] = [V1, V2, V3, V4, V5, V6, V7]
 """Migration scripts in order; the schema version is ``len(MIGRATIONS)``."""

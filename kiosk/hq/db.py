@@ -1,0 +1,297 @@
+"""hq's database: kiosks and their tokens, the events they pushed, the updates they pull.
+
+One schema for SQLite (a province with a handful of offices, or a test) and PostgreSQL (many
+offices, one server), through SQLAlchemy Core: the queries are few and plain, and an insert
+that skips an event already held needs each dialect's own ``ON CONFLICT DO NOTHING``.
+
+Events are stored idempotently by (kiosk, event id): a batch resent after a lost answer, a
+request a proxy duplicated, or an old request arriving late all leave one row per event.
+Tokens are 256-bit random strings, so a plain SHA-256 is enough to store them: there is no
+small space of candidates to brute-force, and the lookup stays one indexed query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+
+from kiosk.store.logbook import Verification, verify_entries
+
+LOGBOOK_KIND = "logbook.appended"
+# Payload keys that hold personal data, blanked at hq after its retention period.
+PERSONAL = ("name", "institution", "phone", "id_masked", "purpose")
+PERSONAL_KINDS = ("visit.", "invitation.", "watchlist.", "rollcall.")
+MAX_NAME = 64
+
+metadata = MetaData()
+
+kiosks = Table(
+    "kiosks", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(MAX_NAME), nullable=False, unique=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("admin", Boolean, nullable=False, default=False),  # a reader, not a kiosk
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("last_sync", DateTime(timezone=True)),
+)
+
+events = Table(
+    "events", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kiosk_id", Integer, ForeignKey("kiosks.id"), nullable=False),
+    Column("event_id", String(32), nullable=False),
+    Column("seq", Integer, nullable=False),  # the kiosk's outbox order
+    Column("kind", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", String(40), nullable=False),  # the kiosk's clock, as it sent it
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("purged_at", DateTime(timezone=True)),
+    UniqueConstraint("kiosk_id", "event_id", name="events_once"),
+)
+
+updates = Table(
+    "updates", metadata,
+    Column("id", Integer, primary_key=True),  # the kiosks' pull cursor
+    Column("kiosk_id", Integer, ForeignKey("kiosks.id")),  # NULL: for every kiosk
+    Column("kind", String(32), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+settings = Table(
+    "settings", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+
+class HqError(ValueError):
+    """A request hq refuses; the message says what to fix."""
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def connect(url: str) -> Engine:
+    """An engine for ``url`` (``sqlite:///path`` or ``postgresql+psycopg://...``), schema made."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    engine = create_engine(url, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    metadata.create_all(engine)
+    return engine
+
+
+class Hq:
+    """The collector's data: every method is one short transaction."""
+
+    def __init__(self, engine: Engine, *, now=_now) -> None:
+        self.engine = engine
+        self.now = now
+        self._insert = (sqlite.insert if engine.dialect.name == "sqlite"
+                        else postgresql.insert)
+
+    # -- kiosks and tokens -------------------------------------------------------------------
+
+    def add(self, name: str, *, admin: bool = False) -> str:
+        """Register a kiosk (or an admin reader) and return its token, which is not stored."""
+        name = name.strip()
+        if not name or len(name) > MAX_NAME or not name.isprintable():
+            raise HqError(f"a name is 1 to {MAX_NAME} printable characters, got {name!r}")
+        token = secrets.token_urlsafe(32)
+        with self.engine.begin() as conn:
+            if conn.execute(select(kiosks.c.id).where(kiosks.c.name == name)).first():
+                raise HqError(f"{name!r} already exists: pick another name, or revoke it first")
+            conn.execute(kiosks.insert().values(name=name, token_hash=token_hash(token),
+                                                admin=admin, created_at=self.now()))
+        return token
+
+    def revoke(self, name: str) -> None:
+        with self.engine.begin() as conn:
+            done = conn.execute(update(kiosks).where(kiosks.c.name == name)
+                                .values(revoked_at=self.now(), token_hash=f"revoked:{name}"))
+        if not done.rowcount:
+            raise HqError(f"no kiosk or admin named {name!r}")
+
+    def holder(self, token: str) -> dict[str, Any] | None:
+        """Who holds ``token`` (``{"id", "name", "admin"}``), or None for a wrong or revoked one."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(kiosks.c.id, kiosks.c.name, kiosks.c.admin).where(
+                kiosks.c.token_hash == token_hash(token),
+                kiosks.c.revoked_at.is_(None))).first()
+        return dict(row._mapping) if row else None
+
+    def kiosk_id(self, name: str) -> int:
+        with self.engine.connect() as conn:
+            found = conn.execute(select(kiosks.c.id).where(
+                kiosks.c.name == name, kiosks.c.admin.is_(False),
+                kiosks.c.revoked_at.is_(None))).scalar()
+        if found is None:
+            raise HqError(f"no kiosk named {name!r}: add it with `kiosk hq add-kiosk`")
+        return found
+
+    # -- events pushed by a kiosk ------------------------------------------------------------
+
+    def store(self, kiosk_id: int, batch: Iterable[Mapping[str, Any]]) -> tuple[list[str], int]:
+        """Store a batch; return the batch's event ids hq now holds and how many were new."""
+        received = self.now()
+        rows = [{"kiosk_id": kiosk_id, "event_id": e["event_id"], "seq": e["seq"],
+                 "kind": e["kind"], "created_at": e["created_at"], "received_at": received,
+                 "payload": json.dumps(e["payload"], ensure_ascii=False, sort_keys=True,
+                                       separators=(",", ":"))}
+                for e in batch]
+        ids = [r["event_id"] for r in rows]
+        with self.engine.begin() as conn:
+            new = 0
+            if rows:
+                statement = self._insert(events).on_conflict_do_nothing(
+                    index_elements=["kiosk_id", "event_id"])
+                new = conn.execute(statement, rows).rowcount
+            held = set(conn.execute(select(events.c.event_id).where(
+                events.c.kiosk_id == kiosk_id, events.c.event_id.in_(ids))).scalars()) \
+                if ids else set()
+            conn.execute(update(kiosks).where(kiosks.c.id == kiosk_id)
+                         .values(last_sync=received))
+        return [i for i in ids if i in held], max(new, 0)
+
+    def touch(self, kiosk_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(kiosks).where(kiosks.c.id == kiosk_id)
+                         .values(last_sync=self.now()))
+
+    def events(self, kiosk_id: int, kind: str | None = None) -> Iterator[dict[str, Any]]:
+        query = select(events.c.event_id, events.c.seq, events.c.kind, events.c.payload,
+                       events.c.created_at).where(events.c.kiosk_id == kiosk_id)
+        if kind:
+            query = query.where(events.c.kind == kind)
+        with self.engine.connect() as conn:
+            for row in conn.execute(query.order_by(events.c.seq, events.c.id)):
+                yield {**row._mapping, "payload": json.loads(row.payload)}
+
+    def chain(self, kiosk_id: int) -> Verification:
+        """The kiosk's logbook, as hq received it, checked link by link."""
+        entries = sorted((e["payload"] for e in self.events(kiosk_id, LOGBOOK_KIND)),
+                         key=lambda p: p.get("id") if isinstance(p.get("id"), int) else -1)
+        return verify_entries(entries)
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Every kiosk with its event count, last sync, chain, guests on site, active alarms."""
+        with self.engine.connect() as conn:
+            counts = dict(conn.execute(select(events.c.kiosk_id, func.count())
+                                       .group_by(events.c.kiosk_id)).all())
+            rows = conn.execute(select(kiosks).where(kiosks.c.admin.is_(False))
+                                .order_by(kiosks.c.name)).all()
+        found = []
+        for row in rows:
+            chain = self.chain(row.id)
+            state = self._state(row.id)
+            found.append({
+                "name": row.name, "events": counts.get(row.id, 0),
+                "last_sync": row.last_sync.isoformat() if row.last_sync else None,
+                "chain_ok": chain.ok, "chain": chain.reason,
+                "revoked": row.revoked_at is not None, **state})
+        return found
+
+    def _state(self, kiosk_id: int) -> dict[str, Any]:
+        """Guests on site and active alarms, replayed from the kiosk's events."""
+        visits: dict[Any, str] = {}
+        alarms: dict[Any, str] = {}
+        for e in self.events(kiosk_id):
+            kind, body = e["kind"], e["payload"]
+            if kind.startswith("visit.") and "id" in body:
+                visits[body["id"]] = body.get("status", "")
+            elif kind == "alarm.raised" and "id" in body:
+                alarms[body["id"]] = body.get("code", "")
+            elif kind == "alarm.cleared" and "id" in body:
+                alarms.pop(body["id"], None)
+        on_site = sum(1 for s in visits.values() if s in ("awaiting_host", "held", "admitted"))
+        return {"guests_on_site": on_site, "active_alarms": sorted(set(alarms.values()))}
+
+    # -- updates pulled by kiosks ------------------------------------------------------------
+
+    def publish(self, kind: str, payload: Mapping[str, Any], *, kiosk: str | None) -> int:
+        kiosk_id = self.kiosk_id(kiosk) if kiosk else None
+        with self.engine.begin() as conn:
+            return conn.execute(updates.insert().values(
+                kiosk_id=kiosk_id, kind=kind, created_at=self.now(),
+                payload=json.dumps(dict(payload), ensure_ascii=False))).inserted_primary_key[0]
+
+    def updates_for(self, kiosk_id: int, after: int, limit: int = 500) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(updates.c.id, updates.c.kind, updates.c.payload)
+                .where(updates.c.id > after,
+                       (updates.c.kiosk_id == kiosk_id) | updates.c.kiosk_id.is_(None))
+                .order_by(updates.c.id).limit(limit)).all()
+        return [{"id": r.id, "kind": r.kind, "payload": json.loads(r.payload)} for r in rows]
+
+    # -- settings (the signing key) ----------------------------------------------------------
+
+    def setting(self, key: str, make) -> str:
+        """A stored value, made once by ``make()`` when missing (first start)."""
+        with self.engine.begin() as conn:
+            value = conn.execute(select(settings.c.value).where(settings.c.key == key)).scalar()
+            if value is None:
+                value = make()
+                conn.execute(settings.insert().values(key=key, value=value))
+        return value
+
+    # -- retention ---------------------------------------------------------------------------
+
+    def purge(self, days: int) -> int:
+        """Blank personal data in events older than ``days``; return how many were purged."""
+        cutoff = self.now() - dt.timedelta(days=days)
+        personal = [events.c.kind.startswith(prefix) for prefix in PERSONAL_KINDS]
+        count = 0
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(events.c.id, events.c.payload).where(
+                events.c.purged_at.is_(None), events.c.received_at < cutoff,
+                personal[0] | personal[1] | personal[2] | personal[3])).all()
+            for row in rows:
+                body = json.loads(row.payload)
+                body.update({k: "" for k in PERSONAL if k in body})
+                conn.execute(update(events).where(events.c.id == row.id).values(
+                    payload=json.dumps(body, ensure_ascii=False, sort_keys=True,
+                                       separators=(",", ":")), purged_at=self.now()))
+                count += 1
+        return count
