@@ -32,6 +32,7 @@ bench: env-dev
 	$(VENV)/bin/python bench/thermometer_read.py
 	$(VENV)/bin/python bench/core_bench.py
 	$(VENV)/bin/python bench/ui_bench.py
+	$(VENV)/bin/python bench/sync_bench.py
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do \

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from conftest import visit_body
 
 from . import harness
@@ -41,6 +42,29 @@ def test_one_tap_overrides_a_relay_for_an_hour(kiosk):
     kiosk.wait(lambda: kiosk.server.post.relay("lights"), "the lights to switch on")
     overrides = kiosk.server.post.core.active_overrides()
     assert overrides["lights"].on and overrides["lights"].reason == "Diubah dari panel petugas"
+
+
+OFFLINE_HQ = '[sync]\nurl = "http://127.0.0.1:9"\ntoken = "' + "t" * 43 + '"\nevery = "1h"\n'
+
+
+@pytest.mark.parametrize("core_server", [OFFLINE_HQ], indirect=True)
+def test_the_dashboard_shows_the_sync_and_the_guard_can_sync_now(kiosk):
+    core = kiosk.server.post.core
+    runs = []
+    run_once = core.sync_once
+    core.sync_once = lambda: (runs.append(1), run_once())[1]  # the sync thread's only call
+    log_in(kiosk)
+    kiosk.wait(lambda: "Belum terkirim:" in kiosk.texts(), "the sync card")
+    assert "Belum pernah berhasil." in kiosk.texts()  # hq was never reached
+    button = kiosk.button("Sinkron sekarang")
+    scroll = kiosk.app.screen("guard_dashboard").content.children[0]
+    scroll.scroll_to(button, animate=False)
+    kiosk.pump(3)
+    before = len(runs)
+    kiosk.tap(button)
+    kiosk.wait(lambda: len(runs) > before, "the sync the guard asked for")
+    kiosk.wait(lambda: "did not answer" in kiosk.texts(), "the reason it failed")
+    assert core.sync_status()["backlog"] > 0  # nothing marked sent
 
 
 def test_an_alarm_is_raised_only_by_holding_its_button(kiosk):

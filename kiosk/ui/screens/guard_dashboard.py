@@ -33,10 +33,10 @@ class DashboardScreen(GuardScreen):
     body = "DashboardBody"
     title_key = "nav.dashboard"
     refresh_seconds = 5.0
-    # The last sync joins these once the sync to the central office exists.
     SOURCES = {"roster": ("/roster/now", None), "visits": ("/visits", {"on_site": "true"}),
                "alerts": ("/alerts", None), "relays": ("/relays", None),
-               "tasks": ("/tasks", None), "alarms": ("/alarms/active", None)}
+               "tasks": ("/tasks", None), "alarms": ("/alarms/active", None),
+               "sync": ("/sync", None)}
     data: dict = {}
 
     def refresh(self) -> None:
@@ -87,7 +87,7 @@ class DashboardScreen(GuardScreen):
                                        at=clock(a.get("raised_at"), self.app.lang),
                                        state=text(f"dashboard.alarm_{a.get('state')}"))
                                   for a in alarms] or [text("guard_panel.none")])
-        self._fill(cards.sync, [text("dashboard.no_sync")])
+        self._fill(cards.sync, self._sync_rows(data.get("sync") or {}, text, now.date()))
 
     def _fill(self, card, rows) -> None:
         box = card.ids.rows
@@ -154,6 +154,24 @@ class DashboardScreen(GuardScreen):
                  json={"on": on, "minutes": OVERRIDE_MINUTES,
                        "reason": self.app.text("dashboard.override_reason")},
                  done=lambda _b: self.refresh())
+
+    def _sync_rows(self, sync: dict, text, today: dt.date) -> list:
+        """Enough for the guard to tell hq "we have been offline since Tuesday, 312 waiting"."""
+        if not sync.get("configured"):
+            return [text("dashboard.no_sync")]
+        lang = self.app.lang
+        rows = [text("dashboard.sync_last", at=clock(sync.get("last_success"), lang, today))
+                if sync.get("last_success") else text("dashboard.sync_never"),
+                text("dashboard.sync_backlog", count=sync.get("backlog", 0))]
+        if sync.get("last_error"):
+            rows.append(text("dashboard.sync_error", at=clock(sync.get("last_attempt"), lang,
+                                                             today),
+                             error=str(sync["last_error"])[:160]))
+        rows.append(self._row(
+            text("dashboard.sync_next", at=clock(sync.get("next_attempt"), lang, today, "-")),
+            (text("dashboard.sync_now"), "primary",
+             lambda: self.api("POST", "/sync", done=lambda _b: self.refresh()))))
+        return rows
 
     def _task_row(self, task: dict, text) -> BoxLayout:
         title = task.get("title_id") if self.app.lang == "id" else task.get("title_en")
