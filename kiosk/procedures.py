@@ -29,7 +29,7 @@ END = "end"  # a branch target that finishes the procedure
 ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 CLOCK = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 MAX_MINUTES = 30 * 24 * 60
-PROCEDURE_KEYS = ("id", "title_id", "title_en", "source", "actors", "step")
+PROCEDURE_KEYS = ("id", "title_id", "title_en", "source", "actors", "starts_on", "step")
 STEP_KEYS = ("id", "title_id", "title_en", "actor", "requirements", "standard_minutes",
              "output", "at", "yes", "no", "next")
 
@@ -71,6 +71,7 @@ class Procedure:
     steps: tuple[Step, ...]
     source: str = ""
     file: str = ""
+    starts_on: tuple[str, ...] = ()  # alarm codes that start a run by themselves
 
     def step(self, step_id: str) -> Step:
         for step in self.steps:
@@ -87,7 +88,7 @@ class Procedure:
     def view(self) -> dict[str, Any]:
         return {"id": self.id, "title_id": self.title_id, "title_en": self.title_en,
                 "source": self.source, "file": self.file, "actors": list(self.actors),
-                "steps": [step.view() for step in self.steps]}
+                "starts_on": list(self.starts_on), "steps": [step.view() for step in self.steps]}
 
     @classmethod
     def from_view(cls, data: dict[str, Any]) -> Procedure:
@@ -97,7 +98,7 @@ class Procedure:
                               "requirements": tuple(s["requirements"])}) for s in data["steps"])
         return cls(id=data["id"], title_id=data["title_id"], title_en=data["title_en"],
                    actors=tuple(data["actors"]), steps=steps, source=data["source"],
-                   file=data["file"])
+                   file=data["file"], starts_on=tuple(data.get("starts_on", ())))
 
 
 # -- loading ---------------------------------------------------------------------------------
@@ -244,6 +245,7 @@ def _procedure(table: dict, number: int, check: _Check) -> Procedure | None:
     title_en = check.text(table, "title_en", where)
     source = check.text(table, "source", where, required=False) or ""
     actors = check.texts(table, "actors", where, required=True)
+    starts_on = check.texts(table, "starts_on", where, required=False)
     rows = table.get("step")
     if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
         check.add(where, "has no steps: add [[procedure.step]] tables after its [[procedure]]")
@@ -256,7 +258,8 @@ def _procedure(table: dict, number: int, check: _Check) -> Procedure | None:
     if len(check.lines) > before:
         return None
     return Procedure(id=procedure_id, title_id=title_id, title_en=title_en, actors=actors,
-                     steps=tuple(linked), source=source, file=check.name)
+                     steps=tuple(linked), source=source, file=check.name,
+                     starts_on=starts_on)
 
 
 def _step(row: dict, number: int, procedure: str, actors: tuple[str, ...],

@@ -94,16 +94,20 @@ class Roster:
     def __init__(self, store, settings, *, now, alerts,
                  trusted: Callable[[], bool] = lambda: True) -> None:
         self.store = store
-        self.config = settings.roster
-        self.site = settings.site.name
-        self.holidays = settings.holidays
         self.now = now
         self.alerts = alerts
         self.trusted = trusted
         self.logbook = Logbook(store)
+        self._handled: set[tuple[str, str]] = set()  # shifts already dealt with (a cache)
+        self.configure(settings)
+
+    def configure(self, settings) -> None:
+        """Take a new roster (hq sent one): the next check looks at it afresh."""
+        self.config = settings.roster
+        self.site = settings.site.name
+        self.holidays = settings.holidays
         self.grace = dt.timedelta(minutes=self.config.checkin_grace_minutes)
         self.shifts = {shift.name: shift for shift in self.config.shifts}
-        self._handled: set[tuple[str, str]] = set()  # shifts already dealt with (a cache)
         # From the first moment to the second, no check-in can fall due: check() returns at once.
         self._quiet: tuple[dt.datetime, dt.datetime] | None = None
 

@@ -78,12 +78,39 @@ class SopRuns:
         self.library = load_dir(sop_dir(settings))
         for problem in self.library.problems:
             log.error("SOP file left out: %s", problem)
+        self._problems = list(self.library.problems)
+        for procedure in self.library.procedures.values():
+            for code in procedure.starts_on:
+                if code not in settings.alarms:
+                    self._problems.append(
+                        f"{procedure.file}: procedure {procedure.id!r}: starts_on = {code!r} is "
+                        f"not an alarm code{did_you_mean(code, list(settings.alarms))}; codes "
+                        f"are {', '.join(settings.alarms)}")
+                    log.error("SOP problem: %s", self._problems[-1])
 
     def procedures(self) -> list[dict[str, Any]]:
         return [procedure.view() for procedure in self.library.procedures.values()]
 
     def problems(self) -> list[str]:
-        return list(self.library.problems)
+        return list(self._problems)
+
+    def start_for_alarm(self, alarm_id: int, code: str, *, actor: str) -> list[dict]:
+        """Open the runs an alarm starts by itself (``starts_on``), once per alarm.
+
+        The crime alarm is raised in the worst minute of a guard's shift: the procedure is
+        already on the panel, first step open, when they next look at it.
+        """
+        title = f"Alarm #{alarm_id} ({code})"
+        started = []
+        for procedure in self.library.procedures.values():
+            if code not in procedure.starts_on:
+                continue
+            with self.store.read() as conn:
+                if conn.execute("SELECT 1 FROM sop_runs WHERE sop_id = ? AND title = ?",
+                                (procedure.id, title)).fetchone():
+                    continue
+            started.append(self.start(procedure.id, actor=actor, title=title))
+        return started
 
     def start(self, sop_id: str, *, actor: str, title: str = "", note: str = "") -> dict:
         """Open a run at the procedure's first step; returns the run as :meth:`get` does."""

@@ -590,3 +590,36 @@ def test_sop_runs_without_the_api(post, tmp_path):
     assert sops.runs()[0]["overdue"] is True
     assert sops.report(run["id"])["passes"][0]["result"] == "open"
     assert sops.report(run["id"])["totals"]["actual_minutes"] == 11.0
+
+
+def test_the_crime_alarm_opens_the_crime_procedure_once_whichever_way_it_is_raised(kiosk):
+    p, api = kiosk()
+    alarm = api.call("POST", "/api/v1/alarms", 201, json={"code": "crime"})
+    again = api.call("POST", "/api/v1/alarms", 201, json={"code": "crime"})  # a second tap
+    assert again["id"] == alarm["id"]
+    runs = api.call("GET", "/api/v1/sop-runs?open=true")["runs"]
+    crime = [r for r in runs if r["sop_id"] == "penanganan-tindak-pidana"]
+    assert len(crime) == 1 and crime[0]["title"] == f"Alarm #{alarm['id']} (crime)"
+    assert crime[0]["current"]["id"] == "amankan-tkp"
+
+    # Fire starts no procedure; a crime raised by holding the panic button opens one too.
+    api.call("POST", f"/api/v1/alarms/{alarm['id']}/clear")
+    api.call("POST", "/api/v1/alarms", 201, json={"code": "fire"})
+    p.core._raise_from_button("crime")
+    titles = [r["title"] for r in api.call("GET", "/api/v1/sop-runs?open=true")["runs"]]
+    assert len(titles) == 2 and all("(crime)" in t for t in titles)
+
+
+def test_starts_on_must_name_an_alarm_code(tmp_path):
+    from kiosk.config import parse as parse_config
+
+    folder = tmp_path / "sop"
+    folder.mkdir()
+    text = (default_sop_dir() / "pengamanan-kantor.toml").read_text()
+    (folder / "x.toml").write_text(text.replace('starts_on = ["crime"]', 'starts_on = ["crim"]'))
+    settings = parse_config(CONFIG + f'[sop]\ndir = "{folder}"\n')
+    from kiosk.store import Store
+
+    runs = SopRuns(Store(tmp_path / "k.db", now=lambda: at(8, 0)), settings, now=lambda: at(8, 0))
+    (problem,) = runs.problems()
+    assert "starts_on = 'crim' is not an alarm code" in problem and "crime" in problem

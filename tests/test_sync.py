@@ -376,3 +376,50 @@ def test_the_commands_an_installer_runs(tmp_path):
     down = kiosk(*base, "sync")  # hq gone: says so in one line, exit 1
     assert down.returncode == 1 and "did not answer" in down.stderr
     assert len(down.stderr.strip().splitlines()[-1]) < 300
+
+
+def test_contacts_staff_and_roster_from_hq_replace_the_configs_at_once_and_after_a_restart(
+        post, hq):
+    from test_api import login
+
+    token = hq.db.add("Kantor A")
+    p = post(at(9, 0), text=sync_config(hq.server.url, token))
+    core = p.start()
+    admin = {"Authorization": f"Bearer {hq.admin}"}
+    with TestClient(hq.app) as client:
+        for kind, body in (
+                ("contacts", {"leadership": ["+6281299990000"], "police": ["110"],
+                              "fire_brigade": ["113"]}),
+                ("staff", {"staff": [{"name": "Kasubag Umum", "unit": "Umum"}]}),
+                ("roster", {"guards": {"Budi Santoso": "+6281200000001",
+                                       "Asep Sunandar": "+6281200000002",
+                                       "Dedi Kurnia": "+6281200000003"},
+                            "duty": {"sun": [{"shift": "pagi", "guard": "Budi Santoso",
+                                              "backups": ["Asep Sunandar", "Dedi Kurnia"]}]}}),
+                # A roster naming a shift the post does not have is refused, the last one kept.
+                ("roster", {"duty": {"sun": [{"shift": "siang", "guard": "Budi Santoso",
+                                              "backups": ["Asep Sunandar", "Dedi Kurnia"]}]}})):
+            answer = client.post("/api/v1/updates", headers=admin,
+                                 json={"kiosk": "Kantor A", "kind": kind, "payload": body})
+            assert answer.status_code == 201, answer.text
+    core.sync_once()
+
+    api = api_client(p)
+    assert api.get("/api/v1/staff").json()["staff"] == [{"name": "Kasubag Umum",
+                                                         "unit": "Umum"}]
+    guest = api.post("/api/v1/visits", json=visit_body(host="Kasubag Umum"))
+    assert guest.status_code == 201, guest.text
+    on_duty = api.get("/api/v1/roster/now", headers=login(api)).json()["on_duty"]
+    assert [d["guard"] for d in on_duty] == ["Budi Santoso"]  # 22 Nov 2026 is a Sunday
+    alarm = api.post("/api/v1/alarms", json={"code": "fire"}, headers=login(api)).json()
+    numbers = {s["number"] for s in api.get(f"/api/v1/alarms/{alarm['id']}").json()["sms"]}
+    assert "+6281299990000" in numbers and "+6281100000001" not in numbers
+    with core.store.read() as conn:
+        refused = conn.execute("SELECT value FROM sync_state WHERE key = 'update_refused'"
+                               ).fetchone()[0]
+    assert refused.startswith("hq update roster: ") and "no such shift" in refused
+
+    p.stop()
+    core = p.start()  # the updates are in the database: a restart keeps them
+    assert [s.name for s in core.settings.visits.staff] == ["Kasubag Umum"]
+    assert core.settings.contacts["leadership"] == ("+6281299990000",)

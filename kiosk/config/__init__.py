@@ -91,6 +91,45 @@ def parse(text: str, name: str = "kiosk.toml") -> Settings:
     return settings
 
 
+# What hq may send to replace parts of the config (the office's people change more often
+# than its wiring): the SMS recipients, the staff directory guests pick their host from, and
+# the duty roster. Everything else stays as the config file says.
+PULLED = ("contacts", "staff", "roster")
+ROSTER_KEYS = ("guards", "duty", "shifts", "checkin_grace_minutes")
+
+
+def overlay(settings: Settings, pulled: dict[str, dict], *, name: str = "") -> Settings:
+    """``settings`` with hq's newest ``contacts``, ``staff`` and ``roster`` in place.
+
+    Checked exactly like the config file (one line per problem, cross-checks included), so
+    hq cannot give the post a roster naming an unknown shift or an alarm with no recipients.
+
+    Raises:
+        ConfigError: naming the update and the key at fault.
+    """
+    data = settings.model_dump(mode="python")
+    for kind, body in pulled.items():
+        if kind not in PULLED or not isinstance(body, dict):
+            raise ConfigError([f"hq update {kind!r}: not one of {', '.join(PULLED)}"])
+        body = _tuples(body)
+        if kind == "contacts":
+            data["contacts"] = body
+        elif kind == "staff":
+            data["visits"] = {**data["visits"], "staff": body.get("staff", ())}
+        else:
+            data["roster"] = {**data["roster"],
+                              **{k: body[k] for k in ROSTER_KEYS if k in body}}
+    name = name or "hq update " + "+".join(pulled)
+    try:
+        updated = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError([describe(name, err) for err in exc.errors()]) from None
+    problems = [f"{name}: {line}" for line in cross_checks(updated)]
+    if problems:
+        raise ConfigError(problems)
+    return updated
+
+
 def _tuples(value):
     """TOML arrays as tuples: the settings are immutable, and strict mode takes only tuples."""
     if isinstance(value, dict):

@@ -83,6 +83,12 @@ def health(core: Core):
     }
 
 
+@router.get("/staff")
+def staff(core: Core):
+    """The staff directory guests pick their host from: the config's, or hq's newest."""
+    return {"staff": [{"name": s.name, "unit": s.unit} for s in core.settings.visits.staff]}
+
+
 @router.post("/guard/login")
 def login(body: PinIn, core: Core):
     found = core.guards.login(body.pin)

@@ -162,6 +162,8 @@ class Core:
 
     def start(self) -> None:
         self.store.open()
+        if self.sync.pulled():
+            self.apply_settings(self.sync.settings_now())
         self._note_startup()
         self._update_trust(force=True)
         initial = {name: self._desired(name).on for name in self._enabled_relays()}
@@ -403,12 +405,15 @@ class Core:
             self._log("perangkat", f"modem tidak tersedia: {exc}")
 
     def _raise_from_button(self, code: str) -> None:
-        self.alarms.raise_alarm(code, source="panic_button", actor="tombol darurat")
-        self.reconcile()
+        self.raise_alarm(code, source="panic_button", actor="tombol darurat")
 
     def raise_alarm(self, code: str, *, actor: str, source: str = "api"):
         alarm = self.alarms.raise_alarm(code, source=source, actor=actor)
         self.reconcile()
+        try:  # after the relays and the buzzer: the procedure must never delay the alarm
+            self.sops.start_for_alarm(alarm.id, code, actor=actor)
+        except Exception:
+            log.exception("starting the procedure for alarm %s failed", alarm.id)
         return alarm
 
     def acknowledge(self, alarm_id: int, *, actor: str):
@@ -500,7 +505,26 @@ class Core:
     def sync_once(self) -> dict[str, Any]:
         """One push and pull; one at a time (the loop, "sync now", a test)."""
         with self._sync_lock:
-            return self.sync.run()
+            try:
+                return self.sync.run()
+            finally:
+                if self.sync.settings_changed:
+                    self.sync.settings_changed = False
+                    self.apply_settings(self.sync.settings_now())
+                    self._log("sistem", "Pembaruan dari pusat diterapkan (kontak SMS, daftar "
+                                        "pegawai, jadwal jaga)")
+
+    def apply_settings(self, settings) -> None:
+        """Use hq's contacts, staff directory and roster from now on, without a restart.
+
+        Only those parts can differ from the config the core started with (see
+        :func:`kiosk.config.overlay`), so only their readers are told.
+        """
+        with self._reconcile_lock:
+            self.settings = settings
+            for part in (self.alarms, self.visits):
+                part.settings = settings
+            self.roster.configure(settings)
 
     def sync_soon(self) -> None:
         """The guard's "sync now": the sync thread runs at once instead of at its time."""

@@ -64,7 +64,11 @@ def serve(url: str, *, key_file: Path, host: str, port: int, retention_days: int
     from kiosk.hq.api import create_app
 
     hq = open_hq(url)
-    app = create_app(hq, signing_key=signing_key(key_file))
+    key = signing_key(key_file)
+    app = create_app(hq, signing_key=key)
+    scheme = "https" if certfile else "http"
+    print(f"hq on {scheme}://{host}:{port} ({hq.engine.url.render_as_string(hide_password=True)})"
+          f"; invitation key to pin as sync.hq_key: {invitations.public_key(key)}", flush=True)
     stop = threading.Event()
 
     def purge_loop() -> None:

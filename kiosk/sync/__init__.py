@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from kiosk import config
 from kiosk.store.db import Store, iso
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,7 @@ class Sync:
         self.settings = settings
         self.now = now
         self._link = link
+        self.settings_changed = False  # set when a pull replaced part of the config
 
     @property
     def configured(self) -> bool:
@@ -195,10 +197,42 @@ class Sync:
                 "valid_on, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, 'hq', ?)",
                 (fields["code"], fields["name"], fields["institution"], fields["host"],
                  fields["purpose"], fields["valid_on"], iso(self.now())))
-        else:
-            # The staff directory, roster and SMS recipients: kept for the post to use;
-            # the newest of each kind wins.
+        elif kind in config.PULLED:
+            # SMS recipients, staff directory, roster: the newest of each kind replaces that
+            # part of the config, once it passes the same checks as the config file.
+            try:
+                config.overlay(self.settings, {**self.pulled(conn), kind: body},
+                               name=f"hq update {kind}")
+            except config.ConfigError as exc:
+                log.warning("update %s from hq refused: %s", update["id"],
+                            "; ".join(exc.problems))
+                self._put(conn, "update_refused", "; ".join(exc.problems)[:500])
+                return
             self._put(conn, f"update.{kind}", json.dumps(body, ensure_ascii=False))
+            self.settings_changed = True
+        else:
+            log.warning("update %s from hq is of an unknown kind %r; skipped", update["id"], kind)
+
+    def pulled(self, conn: sqlite3.Connection | None = None) -> dict[str, dict]:
+        """The newest contacts, staff and roster hq sent, for :func:`kiosk.config.overlay`."""
+        if conn is None:
+            with self.store.read() as reader:
+                return self.pulled(reader)
+        rows = conn.execute("SELECT key, value FROM sync_state WHERE key LIKE 'update.%'")
+        return {key.removeprefix("update."): json.loads(value) for key, value in rows
+                if key.removeprefix("update.") in config.PULLED}
+
+    def settings_now(self):
+        """The config with hq's updates in place (the config alone if they no longer fit it)."""
+        pulled = self.pulled()
+        if not pulled:
+            return self.settings
+        try:
+            return config.overlay(self.settings, pulled)
+        except config.ConfigError as exc:  # the config file changed under them
+            log.warning("hq's updates no longer fit the config; using the config alone: %s",
+                        "; ".join(exc.problems))
+            return self.settings
 
     # -- status ------------------------------------------------------------------------------
 

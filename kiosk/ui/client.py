@@ -156,6 +156,12 @@ class CoreClient:
         """The core's health; raises :class:`CoreUnreachable` when it is down."""
         return self._call("GET", "/health", timeout=timeout)
 
+    def staff(self) -> list[tuple[str, str]]:
+        """The staff directory as the core has it now (hq may have sent a newer one)."""
+        found = self._call("GET", "/staff").get("staff", [])
+        return [(str(s.get("name", "")), str(s.get("unit", ""))) for s in found
+                if isinstance(s, dict) and s.get("name")]
+
     def login(self, pin: str) -> dict:
         """A guard's PIN -> ``{"token", "name", "role"}``; 401 wrong PIN, 429 locked out."""
         return self._call("POST", "/guard/login", json={"pin": pin})

@@ -52,6 +52,10 @@ class DemoCore:
         self._up()
         return {"ok": True, "simulated": True}
 
+    def staff(self) -> list[tuple[str, str]]:
+        self._up()
+        return []  # the screens keep the config's directory
+
     def login(self, pin: str) -> dict:
         self._up()
         if pin != "1234":

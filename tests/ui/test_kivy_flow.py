@@ -104,6 +104,19 @@ def test_registration_end_to_end(kiosk, tmp_path):
     assert tr._("done.admitted") in kiosk.texts()
 
 
+def test_the_staff_directory_is_the_cores_including_one_hq_sent(kiosk):
+    from kiosk import config
+
+    core = kiosk.server.post.core
+    core.apply_settings(config.overlay(core.settings, {"staff": {"staff": [
+        {"name": "Kasubag Umum", "unit": "Umum"}]}}))
+    kiosk.press("Daftar tamu")
+    kiosk.wait(lambda: kiosk.app.screen("details").staff, "the core's staff directory")
+    fill_details(kiosk, host="Kasubag Umum")
+    assert kiosk.app.draft.host == "Kasubag Umum"
+    assert "Sekretaris" not in kiosk.texts()  # the config's directory is replaced
+
+
 def test_invitation_qr_prefills_the_details(kiosk):
     made = kiosk.server.api("POST", "/invitations", guard=True, json={
         "name": "Siti Aminah", "institution": "Bawaslu Kabupaten Subang",

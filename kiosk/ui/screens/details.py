@@ -69,6 +69,7 @@ class DetailsScreen(KioskScreen):
     from_review = BooleanProperty(False)
     reviewing = BooleanProperty(False)
     problems = DictProperty({})
+    staff: list[tuple[str, str]] = []  # the core's directory once asked; else the config's
     core_problems = DictProperty({})  # field -> (English, Indonesian) from the core's 422
     id_types = ListProperty([])
     fields = STEPS
@@ -104,6 +105,9 @@ class DetailsScreen(KioskScreen):
     def begin(self) -> None:
         """Start at the first question (or the first one an invitation left open)."""
         self.reset()
+        # hq may have sent a newer staff directory since the kiosk started.
+        self.app.background.submit(self.app.client.staff, done=self._got_staff,
+                                   failed=lambda _exc: None)
         problems = forms.check_all(self.draft, tuple(self.id_types))
         if self.draft.name and not problems:
             self.open_review()
@@ -232,8 +236,12 @@ class DetailsScreen(KioskScreen):
 
     # -- the other panels --------------------------------------------------------------------
 
+    def _got_staff(self, staff: list[tuple[str, str]]) -> None:
+        if staff:
+            self.staff = staff
+
     def _search(self) -> None:
-        staff = [(s.name, s.unit) for s in self.app.settings.visits.staff]
+        staff = self.staff or [(s.name, s.unit) for s in self.app.settings.visits.staff]
         found = forms.search_staff(staff, self.value)[:MAX_HOSTS]
         grid = self.ids.host_results
         grid.clear_widgets()
