@@ -82,8 +82,37 @@ class Registers:
     def __init__(self, store, settings, *, now) -> None:
         self.store = store
         self.config = settings.registers
+        self.retention_days = settings.visits.retention_days
         self.now = now
         self.logbook = Logbook(store)
+        self._purged_on: dt.date | None = None
+
+    # -- retention ---------------------------------------------------------------------------
+
+    def check(self, now: dt.datetime) -> None:
+        """Once a day, the gate book forgets guests' cars past the retention period."""
+        if self._purged_on != now.date():
+            self.purge(now)
+            self._purged_on = now.date()
+
+    def purge(self, now: dt.datetime) -> int:
+        """Blank the plate, driver and purpose of guests' cars that left over N days ago.
+
+        A guest's number plate and driver are personal data like their name (UU 27/2022);
+        office vehicles and loans are the office's own records and are kept.
+        """
+        cutoff = iso(now - dt.timedelta(days=self.retention_days))
+        with self.store.transaction() as conn:
+            count = conn.execute(
+                "UPDATE vehicle_log SET plate = '-', driver = '', purpose = '' WHERE office = 0 "
+                "AND out_at IS NOT NULL AND julianday(out_at) < julianday(?) AND plate != '-'",
+                (cutoff,)).rowcount
+            if count:
+                self.logbook.append(conn, category=CATEGORY, actor="system",
+                                    text=f"Data {count} kendaraan tamu lebih dari "
+                                         f"{self.retention_days} hari dihapus")
+                self.store.emit(conn, "registers.purged", {"vehicles": count, "before": cutoff})
+        return count
 
     # -- the handover summary ----------------------------------------------------------------
 

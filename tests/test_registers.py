@@ -1,5 +1,6 @@
 """The guard's registers (SOP 3-6) through the API, on a real core and a simulated clock."""
 
+import datetime as dt
 import sqlite3
 import threading
 
@@ -489,3 +490,21 @@ def test_config_normalises_plates_and_refuses_mistakes():
             parse(f"[registers]\n{text}\n")
         (line,) = info.value.problems
         assert line.startswith("kiosk.toml: registers.") and words in line, line
+
+
+def test_guests_cars_are_forgotten_after_the_retention_period(api, post_):
+    guest = vehicle(api, "in", "B 5555 KJ").json()
+    still_inside = vehicle(api, "in", "F 77 AB", driver="Rina").json()
+    api.post(f"/api/v1/registers/vehicles/{guest['id']}/out")
+    later(api, post_, at(9, 0, day=22) + dt.timedelta(days=30))  # within 90 days: kept
+    assert post_.core.registers.purge(post_.clock.now()) == 0
+    post_.clock.jump(at(9, 0, day=22) + dt.timedelta(days=91))
+    post_.core.reconcile()  # the daily check in the core's loop does it
+    api.headers.update(login(api))
+    gone = api.get(f"/api/v1/registers/vehicles/{guest['id']}").json()
+    assert (gone["plate"], gone["driver"], gone["purpose"]) == ("-", "", "")
+    kept = api.get(f"/api/v1/registers/vehicles/{still_inside['id']}").json()
+    assert kept["plate"] == "F 77 AB" and kept["driver"] == "Rina"  # still on site
+    assert any("kendaraan tamu lebih dari 90 hari dihapus" in e["text"]
+               for e in register_entries(api))
+    assert post_.core.registers.purge(post_.clock.now()) == 0  # once

@@ -234,7 +234,7 @@ class Core:
                 self.tasks.plan(day)
             self._planned = now.date()
         for check in (self.visiting_rules.check, self.rollcall.check, self.roster.check,
-                      self.patrols.check):
+                      self.patrols.check, self.registers.check):
             try:
                 check(now)
             except Exception:  # guests' rules must never hold up the relays and alarms
