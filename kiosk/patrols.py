@@ -28,7 +28,7 @@ from typing import Any
 
 from kiosk.store import Logbook
 from kiosk.store.db import iso
-from kiosk.tasks import NOON
+from kiosk.tasks import NOON, record_done
 from kiosk.watchlist import CONTROL, MAX_LOG, Conflict, Invalid, NotFound
 
 PREFIX = "GK1:CP:"
@@ -326,18 +326,11 @@ class Patrols:
 
     def _complete_task(self, conn, task_id: str, actor: str, started_at: str,
                        now: dt.datetime) -> None:
-        """Mark the patrol done as ``Tasks.mark_done`` does, late by the round's start."""
+        """Mark the patrol done, late only if the round began after the overdue time."""
         task = conn.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
-        if task is None or task["done_at"]:
-            return
-        late = (dt.datetime.fromisoformat(started_at)
-                >= dt.datetime.fromisoformat(task["overdue_at"]))
-        conn.execute("UPDATE tasks SET done_at = ?, done_by = ? WHERE id = ?",
-                     (now.isoformat(), actor, task_id))
-        self.logbook.append(conn, category="tugas", actor=actor,
-                            text=f"{task['title_id']} selesai" + (" (terlambat)" if late else ""))
-        self.store.emit(conn, "task.done", {"id": task_id, "by": actor, "at": now.isoformat(),
-                                            "late": late})
+        if task is not None:
+            record_done(self.store, conn, task, actor=actor, now=now,
+                        begun=dt.datetime.fromisoformat(started_at))
 
     def _row(self, conn, round_id: int):
         row = conn.execute(f"{ROUND_SELECT} WHERE r.id = ?", (round_id,)).fetchone()

@@ -109,17 +109,27 @@ class Tasks:
             row = conn.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
             if row is None:
                 raise KeyError(task_id)
-            if not row["done_at"]:
-                conn.execute("UPDATE tasks SET done_at = ?, done_by = ? WHERE id = ?",
-                             (now.isoformat(), actor, task_id))
-                late = now >= dt.datetime.fromisoformat(row["overdue_at"])
-                self.logbook.append(conn, category="tugas", actor=actor,
-                                    text=f"{row['title_id']} selesai"
-                                    + (" (terlambat)" if late else ""))
-                self.store.emit(conn, "task.done", {"id": task_id, "by": actor,
-                                                    "at": now.isoformat(), "late": late})
+            record_done(self.store, conn, row, actor=actor, now=now)
             row = conn.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
         return _task(row)
+
+
+def record_done(store, conn, row, *, actor: str, now: dt.datetime,
+                begun: dt.datetime | None = None) -> None:
+    """Mark the task ``row`` done in the caller's transaction (again is harmless).
+
+    Late means the work *began* after the overdue time: ``begun`` defaults to ``now``, but a
+    patrol started on time and finished an hour later was walked on time.
+    """
+    if row["done_at"]:
+        return
+    late = (begun or now) >= dt.datetime.fromisoformat(row["overdue_at"])
+    conn.execute("UPDATE tasks SET done_at = ?, done_by = ? WHERE id = ?",
+                 (now.isoformat(), actor, row["id"]))
+    Logbook(store).append(conn, category="tugas", actor=actor,
+                          text=f"{row['title_id']} selesai" + (" (terlambat)" if late else ""))
+    store.emit(conn, "task.done", {"id": row["id"], "by": actor, "at": now.isoformat(),
+                                   "late": late})
 
 
 def _task(row) -> Task:
