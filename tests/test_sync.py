@@ -215,7 +215,8 @@ def test_a_forged_entry_pushed_from_the_kiosk_breaks_the_chain(post, hq):
     fake = {**last, "id": last["id"] + 1, "text": "tidak ada apa-apa", "prev_hash": "0" * 64}
     Link(hq.server.url, token).push([{"event_id": uuid.uuid4().hex, "id": 10**6,
                                       "kind": "logbook.appended", "payload": fake,
-                                      "created_at": "2026-11-22T09:00:00+07:00"}])
+                                      "created_at": "2026-11-22T09:00:00+07:00"}],
+                                    core.sync.store_id())
     kiosk = hq.read("/api/v1/kiosks").json()["kiosks"][0]
     assert kiosk["chain_ok"] is False and "prev_hash" in kiosk["chain"]
 
@@ -423,3 +424,17 @@ def test_contacts_staff_and_roster_from_hq_replace_the_configs_at_once_and_after
     core = p.start()  # the updates are in the database: a restart keeps them
     assert [s.name for s in core.settings.visits.staff] == ["Kasubag Umum"]
     assert core.settings.contacts["leadership"] == ("+6281299990000",)
+
+
+def test_a_kiosk_that_had_to_start_a_fresh_database_keeps_two_intact_chains_at_hq(post, hq):
+    token = hq.db.add("Kantor A")
+    p = post(at(9, 0), text=sync_config(hq.server.url, token))
+    core = p.start()
+    core.sync_once()
+    p.stop()
+    p.path.write_bytes(b"this SD card lost its database")  # set aside at start, a fresh one made
+    core = p.start()
+    assert core.store.recovered_from is not None
+    core.sync_once()
+    kiosk = hq.read("/api/v1/kiosks").json()["kiosks"][0]
+    assert kiosk["chain_ok"] is True and "2 databases" in kiosk["chain"]

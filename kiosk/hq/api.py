@@ -41,6 +41,7 @@ class EventIn(BaseModel):
 
 
 class EventsIn(BaseModel):
+    store: str | None = Field(None, pattern=HEX32, description="the kiosk database's id")
     events: list[EventIn] = Field(max_length=MAX_BATCH)
 
 
@@ -94,7 +95,8 @@ router = APIRouter(prefix="/api/v1")
 @router.post("/events")
 def push(body: EventsIn, kiosk: Kiosk, request: Request):
     """Store a batch; answer with the ids hq holds, after which the kiosk marks them sent."""
-    held, new = _hq(request).store(kiosk["id"], [e.model_dump() for e in body.events])
+    held, new = _hq(request).store(kiosk["id"], [{**e.model_dump(), "store": body.store}
+                                                  for e in body.events])
     return {"held": held, "new": new}
 
 

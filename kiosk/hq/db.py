@@ -70,6 +70,9 @@ events = Table(
     Column("kiosk_id", Integer, ForeignKey("kiosks.id"), nullable=False),
     Column("event_id", String(32), nullable=False),
     Column("seq", Integer, nullable=False),  # the kiosk's outbox order
+    # The kiosk database the event came from: a kiosk that had to start a fresh one after
+    # a damaged SD card begins its logbook at entry 1 again, a new chain of its own.
+    Column("store", String(32)),
     Column("kind", String(64), nullable=False),
     Column("payload", Text, nullable=False),
     Column("created_at", String(40), nullable=False),  # the kiosk's clock, as it sent it
@@ -181,6 +184,7 @@ class Hq:
         """Store a batch; return the batch's event ids hq now holds and how many were new."""
         received = self.now()
         rows = [{"kiosk_id": kiosk_id, "event_id": e["event_id"], "seq": e["seq"],
+                 "store": e.get("store"),
                  "kind": e["kind"], "created_at": e["created_at"], "received_at": received,
                  "payload": json.dumps(e["payload"], ensure_ascii=False, sort_keys=True,
                                        separators=(",", ":"))}
@@ -208,7 +212,7 @@ class Hq:
                prefixes: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
         """The kiosk's events in its own order; ``kind`` exactly, or kinds with ``prefixes``."""
         query = select(events.c.event_id, events.c.seq, events.c.kind, events.c.payload,
-                       events.c.created_at).where(events.c.kiosk_id == kiosk_id)
+                       events.c.created_at, events.c.store).where(events.c.kiosk_id == kiosk_id)
         if kind:
             query = query.where(events.c.kind == kind)
         if prefixes:
@@ -218,10 +222,21 @@ class Hq:
                 yield {**row._mapping, "payload": json.loads(row.payload)}
 
     def chain(self, kiosk_id: int) -> Verification:
-        """The kiosk's logbook, as hq received it, checked link by link."""
-        entries = sorted((e["payload"] for e in self.events(kiosk_id, LOGBOOK_KIND)),
-                         key=lambda p: p.get("id") if isinstance(p.get("id"), int) else -1)
-        return verify_entries(entries)
+        """The kiosk's logbook, as hq received it, checked link by link (each database's own)."""
+        chains: dict[str | None, list[dict]] = {}
+        for e in self.events(kiosk_id, LOGBOOK_KIND):
+            chains.setdefault(e["store"], []).append(e["payload"])
+        checked, result = 0, Verification(True, 0, None, "no entries yet")
+        for entries in chains.values():
+            entries.sort(key=lambda p: p.get("id") if isinstance(p.get("id"), int) else -1)
+            result = verify_entries(entries)
+            checked += result.checked
+            if not result.ok:
+                return result
+        if len(chains) > 1:
+            return Verification(True, checked, None, f"{checked} entries in {len(chains)} "
+                                                     "databases, each chain intact")
+        return result
 
     def summary(self) -> list[dict[str, Any]]:
         """Every kiosk with its event count, last sync, chain, guests on site, active alarms.

@@ -21,6 +21,7 @@ import json
 import logging
 import random
 import sqlite3
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -76,8 +77,9 @@ class Link:
             raise SyncFailed("hq answered with an unexpected body")
         return body
 
-    def push(self, events: list[dict[str, Any]]) -> list[str]:
-        body = {"events": [{"event_id": e["event_id"], "seq": e["id"], "kind": e["kind"],
+    def push(self, events: list[dict[str, Any]], store: str | None = None) -> list[str]:
+        body = {"store": store,
+                "events": [{"event_id": e["event_id"], "seq": e["id"], "kind": e["kind"],
                             "payload": e["payload"], "created_at": e["created_at"]}
                            for e in events]}
         held = self._call("POST", "/events", json=body).get("held")
@@ -142,12 +144,13 @@ class Sync:
         """Send the outbox until it is empty; return how many events hq newly holds."""
         link = self.link()
         backlog = self.backlog()
+        store_id = self.store_id()
         sent = 0
         while True:
             batch = self.store.outbox_pending(self.settings.sync.batch)
             if not batch:
                 return sent
-            held = link.push(batch)
+            held = link.push(batch, store_id)
             if not held:
                 raise SyncFailed(f"hq stored none of {len(batch)} events: see hq's log")
             sent += self.store.mark_sent(held, self.now())
@@ -260,6 +263,16 @@ class Sync:
         if key is None:
             raise SyncFailed("hq's key is not known yet: sync once, or set sync.hq_key")
         return key
+
+    def store_id(self) -> str:
+        """This database's id, made once: hq keeps a fresh database's logbook chain apart."""
+        with self.store.transaction() as conn:
+            row = conn.execute("SELECT value FROM sync_state WHERE key = 'store_id'").fetchone()
+            if row:
+                return row[0]
+            made = uuid.uuid4().hex
+            self._put(conn, "store_id", made)
+            return made
 
     def _get(self, key: str) -> str | None:
         with self.store.read() as conn:

@@ -1,5 +1,7 @@
-"""The dashboard in the middle of an afternoon: guests in, one held, a task overdue; and its
-last card, the sync, on a day the district office's link is down."""
+"""The dashboard in the middle of an afternoon: guests in, one held, a task overdue.
+
+And its last card, the sync, on a day the district office's link is down.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ def dashboard(app, core):
 
 
 def dashboard_sync(app, core):
-    """hq unreachable since yesterday morning: what is waiting, why, and "sync now"."""
+    """The link to hq down since yesterday: what is waiting, why, and "sync now"."""
     from kivy.clock import Clock
 
     from kiosk.sync import Link
