@@ -259,7 +259,7 @@ def cmd_ui(args, settings: config.Settings, path: Path | None) -> int:
     return ui.run(settings, core_url=args.core_url)
 
 
-def _open_store(args, *, recover: bool):
+def _open_store(args, settings: config.Settings, *, recover: bool):
     """The kiosk's store, or None after saying why on stderr.
 
     A tool that only reads (``recover=False``) needs the database to be there already:
@@ -270,12 +270,16 @@ def _open_store(args, *, recover: bool):
     from kiosk.clock import SystemClock
     from kiosk.store import Store, StoreError
 
-    db = data_dir(args.data_dir) / "kiosk.db"
+    folder = data_dir(args.data_dir)
+    db = folder / "kiosk.db"
     if not recover and not db.exists():
         print(f"kiosk: no database at {db}: is --data-dir right?", file=sys.stderr)
         return None
     clock = SystemClock(ZoneInfo("UTC"))
-    store = Store(db, now=clock.now, recover=recover)
+    # The core's own key: without it a tool would see guests' data as "(terkunci)". Only
+    # an existing key is used here (key_file=None when there is none): a tool never makes one.
+    key = settings.security.key_path(folder)
+    store = Store(db, now=clock.now, recover=recover, key_file=key if key.exists() else None)
     try:
         store.open()
     except StoreError as exc:
@@ -287,7 +291,7 @@ def _open_store(args, *, recover: bool):
 def cmd_logbook_verify(args, settings: config.Settings, path: Path | None) -> int:
     from kiosk.store import Logbook
 
-    store = _open_store(args, recover=False)
+    store = _open_store(args, settings, recover=False)
     if store is None:
         return EXIT_FAILED
     with store:
@@ -314,7 +318,7 @@ def cmd_guard_add(args, settings: config.Settings, path: Path | None) -> int:
         if getpass.getpass("PIN again: ") != pin:
             print("the two PINs differ; nothing saved", file=sys.stderr)
             return EXIT_FAILED
-    store = _open_store(args, recover=True)
+    store = _open_store(args, settings, recover=True)
     if store is None:
         return EXIT_FAILED
     clock = SystemClock(ZoneInfo(settings.site.timezone))
@@ -342,7 +346,7 @@ def cmd_report(args, settings: config.Settings, path: Path | None) -> int:
     if not out.parent.is_dir():
         print(f"kiosk report: {out.parent} is not a directory", file=sys.stderr)
         return EXIT_FAILED
-    store = _open_store(args, recover=False)
+    store = _open_store(args, settings, recover=False)
     if store is None:
         return EXIT_FAILED
     clock = SystemClock(ZoneInfo(settings.site.timezone))
@@ -382,7 +386,7 @@ def cmd_sync(args, settings: config.Settings, path: Path | None) -> int:
         print("kiosk sync: sync is not set up: set sync.url and sync.token_file in "
               f"{path or 'the config'}", file=sys.stderr)
         return EXIT_CONFIG
-    store = _open_store(args, recover=False)
+    store = _open_store(args, settings, recover=False)
     if store is None:
         return EXIT_FAILED
     clock = SystemClock(ZoneInfo(settings.site.timezone))

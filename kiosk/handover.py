@@ -155,12 +155,18 @@ class Handover:
                           "masukkan PIN petugas pengganti, bukan PIN Anda", "incoming_pin")
         summary = self.summary()
         at = summary["at"]
+        # The record keeps guests by visit and badge: names live sealed in the guest book only.
+        sections = summary["sections"]
+        if "guests" in sections:
+            sections = {**sections, "guests": [{k: v for k, v in g.items() if k != "name"}
+                                               for g in sections["guests"]]}
+        kept = {**summary, "sections": sections}
         with self.store.transaction() as conn:
             handover_id = conn.execute(
                 "INSERT INTO handovers (at, outgoing_id, outgoing, incoming_id, incoming, note, "
                 "summary) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (at, outgoing.id, outgoing.name, incoming.id, incoming.name, note,
-                 json.dumps(summary, ensure_ascii=False))).lastrowid
+                 json.dumps(kept, ensure_ascii=False))).lastrowid
             counts = [f"{LABELS.get(name, name)}: {n}" for name, n in summary["counts"].items()]
             lines = [", ".join(counts) + "."]
             if summary["unavailable"]:

@@ -107,6 +107,7 @@ def guest_book(store, start: dt.date, end: dt.date, tz: dt.tzinfo) -> list[dict[
             (iso(since), iso(until))).fetchall()
     out = []
     for row in rows:
+        row = store.unsealed(row, "visits")  # names are sealed at rest
         came = _local(row["created_at"], tz)
         left = _local(row["checked_out_at"], tz) if row["checked_out_at"] else None
         if left is None:

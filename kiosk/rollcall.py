@@ -11,17 +11,25 @@ runs at a time, however many evacuation alarms overlap.
 **Visiting rules (SOP 7c).** At ``visits.wait_until`` (16.00) guests still waiting for their
 host's answer (awaiting_host or held) alert the guard with the list; at ``visits.out_by``
 (21.00) everyone still on site alerts the guard, and that alert's logbook entry holds the
-list (badge, name, host, time inside). Each rule fires once a day (a marker in ``meta``),
-even across restarts; a core started after the hour fires it at start.
+list (visit number, badge, host, time inside). Each rule fires once a day (a marker in
+``meta``), even across restarts; a core started after the hour fires it at start.
 
-**Retention.** Once a day, visits that ended more than ``visits.retention_days`` ago lose
-their personal data (name, institution, phone, purpose, identity). Entries already in the
-append-only logbook cannot be purged: routine ones name visits by number and badge only.
+Guests are named by visit number and badge in everything that reaches the logbook (the roll
+call's lines too): the logbook is append-only and can never be purged. The roll call screen
+shows names, opened from the visits.
+
+**Retention.** Once a day, visits that came more than ``visits.retention_days`` ago and have
+ended lose their personal data (name, institution, phone, purpose, identity). With sync set
+up (``sync.url``), a visit whose events have not all reached hq yet is kept until they have:
+hq must get the record before the kiosk forgets it. Without sync, age alone decides, and the
+visit's unsent events lose the same fields. Sent outbox events older than the retention
+period are deleted (hq has them). Each purge is a logbook entry and an event.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from kiosk.store import Logbook
@@ -30,12 +38,19 @@ from kiosk.visits import ON_SITE, short_name
 from kiosk.watchlist import Conflict, NotFound, capped
 
 EVACUATION_CODES = ("fire", "evacuation")
+# Personal fields blanked in a purged visit's unsent events (as hq blanks its copies).
+EVENT_PERSONAL = ("name", "institution", "phone", "id_masked", "purpose")
 KINDS = ("guest", "guard")
 
 
 def evacuates(code: str, spec) -> bool:
     """Whether an alarm code starts a roll call (see the module docstring)."""
     return code in EVACUATION_CODES or spec.relays.get("gate_lock") is False
+
+
+def guest_label(visit) -> str:
+    """How the logbook names a guest: never by name (see the module docstring)."""
+    return f"Tamu #{visit['id']} (kartu {visit['badge']})"
 
 
 def inside(since: str, now: dt.datetime) -> str:
@@ -123,8 +138,8 @@ class RollCall:
         for v in conn.execute(f"SELECT * FROM visits WHERE {ON_SITE}").fetchall():
             conn.execute("INSERT OR IGNORE INTO rollcall_entries (rollcall_id, kind, ref, label,"
                          " detail, party_size) VALUES (?, 'guest', ?, ?, ?, ?)",
-                         (call_id, v["id"], f"{v['badge']} {v['name']}",
-                          f"tuan rumah {v['host']}", v["party_size"]))
+                         (call_id, v["id"], guest_label(v), f"tuan rumah {v['host']}",
+                          v["party_size"]))
         for guard in self.guards_on_duty():
             conn.execute("INSERT OR IGNORE INTO rollcall_entries (rollcall_id, kind, ref, label,"
                          " detail) VALUES (?, 'guard', ?, ?, ?)",
@@ -139,17 +154,17 @@ class RollCall:
         if kind is not None:
             sql += " AND e.kind = ? AND e.ref = ?"
             params += [kind, ref]
-        return conn.execute(sql + " ORDER BY e.kind DESC, e.label", params).fetchall()
+        return conn.execute(sql + " ORDER BY e.kind DESC, v.badge, e.label", params).fetchall()
 
-    @staticmethod
-    def _person(row, full: bool) -> dict[str, Any]:
+    def _person(self, row, full: bool) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": row["kind"], "id": row["ref"],
                                "party_size": row["party_size"],
                                "checked": row["checked_at"] is not None,
                                "checked_at": row["checked_at"], "checked_by": row["checked_by"]}
         if row["kind"] == "guest":
+            name = self.store.unseal(row["name"]) or ""
             out.update(badge=row["badge"], host=row["host"],
-                       name=row["name"] if full else short_name(row["name"]))
+                       name=name if full else short_name(name))
         else:
             out.update(name=row["label"], role=row["detail"])
         return out
@@ -186,6 +201,7 @@ class VisitingRules:
     def __init__(self, store, settings, *, now, alerts) -> None:
         self.store = store
         self.visits = settings.visits
+        self.synced = bool(settings.sync.url)  # purge only what hq already holds
         self.now = now
         self.alerts = alerts
         self.logbook = Logbook(store)
@@ -210,9 +226,8 @@ class VisitingRules:
     def _list(self, conn, now: dt.datetime, waiting: bool) -> list[str]:
         rows = conn.execute(f"SELECT * FROM visits WHERE {ON_SITE} ORDER BY created_at"
                             ).fetchall()
-        return [f"- {r['badge']} {r['name']} ({r['institution']}) untuk {r['host']}, "
-                f"{inside(r['created_at'], now)} di dalam" for r in rows
-                if not waiting or r["status"] != "admitted"]
+        return [f"- {guest_label(r)} untuk {r['host']}, {inside(r['created_at'], now)} di dalam"
+                for r in rows if not waiting or r["status"] != "admitted"]
 
     def _wait_until(self, conn, now: dt.datetime) -> None:
         lines = self._list(conn, now, waiting=True)
@@ -233,16 +248,51 @@ class VisitingRules:
             self.store.emit(conn, "visits.all_out", {"at": iso(now)})
 
     def _purge(self, conn, now: dt.datetime) -> None:
-        cutoff = now - dt.timedelta(days=self.visits.retention_days)
-        count = conn.execute(
-            "UPDATE visits SET name = '', institution = '', phone = '', purpose = '', "
-            "id_last4 = '', id_hash = NULL, purged_at = ? WHERE purged_at IS NULL AND "
-            "status IN ('denied', 'checked_out') AND julianday(created_at) < julianday(?)",
-            (iso(now), iso(cutoff))).rowcount
-        count += conn.execute("DELETE FROM invitations WHERE valid_on < ?",
-                              (cutoff.date().isoformat(),)).rowcount
+        cutoff = iso(now - dt.timedelta(days=self.visits.retention_days))
+        due = ("purged_at IS NULL AND status IN ('denied', 'checked_out') AND "
+               "julianday(created_at) < julianday(?)")
+        unsent = ("EXISTS (SELECT 1 FROM outbox WHERE outbox.visit_id = visits.id AND "
+                  "outbox.sent_at IS NULL)")
+        ready = f"{due} AND NOT {unsent}" if self.synced else due
+        ids = [r["id"] for r in conn.execute(f"SELECT id FROM visits WHERE {ready}", (cutoff,))]
+        held = conn.execute(f"SELECT count(*) FROM visits WHERE {due} AND {unsent}",
+                            (cutoff,)).fetchone()[0] if self.synced else 0
+        for visit_id in ids:
+            conn.execute("UPDATE visits SET name = '', institution = '', phone = '', "
+                         "purpose = '', id_last4 = '', id_hash = NULL, purged_at = ? "
+                         "WHERE id = ?", (iso(now), visit_id))
+            if not self.synced:
+                self._blank_unsent(conn, visit_id)
+        count = len(ids) + conn.execute("DELETE FROM invitations WHERE valid_on < ?",
+                                        (cutoff[:10],)).rowcount
+        events = conn.execute("DELETE FROM outbox WHERE sent_at IS NOT NULL AND "
+                              "julianday(created_at) < julianday(?)", (cutoff,)).rowcount
+        self.store.seal_plain()  # e.g. invitations that came from hq since yesterday
+        parts = []
         if count:
-            self.logbook.append(conn, category="tamu", actor="system",
-                                text=f"Data pribadi {count} kunjungan/undangan lebih dari "
-                                     f"{self.visits.retention_days} hari dihapus")
-            self.store.emit(conn, "visits.purged", {"count": count, "before": iso(cutoff)})
+            parts.append(f"Data pribadi {count} kunjungan/undangan lebih dari "
+                         f"{self.visits.retention_days} hari dihapus")
+        if events:
+            parts.append(f"{events} event lama yang sudah diterima pusat dihapus dari antrean")
+        if held:
+            parts.append(f"{held} kunjungan lama disimpan sampai datanya diterima pusat")
+        if parts:
+            self.logbook.append(conn, category="tamu", actor="system", text="; ".join(parts))
+            self.store.emit(conn, "visits.purged", {"count": count, "before": cutoff,
+                                                    "events": events, "held": held})
+
+    def _blank_unsent(self, conn, visit_id: int) -> None:
+        """Without sync, a purged visit's events would keep its details in the outbox."""
+        rows = conn.execute("SELECT id, payload FROM outbox WHERE visit_id = ? AND "
+                            "sent_at IS NULL", (visit_id,)).fetchall()
+        for row in rows:
+            text = self.store.unseal(row["payload"])
+            if text is None or not text.startswith("{"):
+                continue  # sealed under a key not loaded now
+            body = json.loads(text)
+            body.update({k: "" for k in EVENT_PERSONAL if body.get(k)})
+            payload = json.dumps(body, sort_keys=True, ensure_ascii=False,
+                                 separators=(",", ":"))
+            if self.store.sealing:
+                payload = self.store.seal(payload)
+            conn.execute("UPDATE outbox SET payload = ? WHERE id = ?", (payload, row["id"]))

@@ -11,6 +11,11 @@ The badge is picked inside the store's write transaction, and a partial UNIQUE i
 badges of visits on site backs that up, so two registrations at the same moment can never
 share one.
 
+Names, institutions, phones and the identity number's last four are sealed at rest (see
+:mod:`kiosk.store.sealed`): written through ``store.seal``, read through ``store.unsealed``.
+Logbook entries and alerts name a guest by visit number and badge only: the logbook can never
+be purged, and the guard's screens get names from the visit itself.
+
 QR payloads the scan screen may see: ``GK1:INV:<12 chars>`` (an invitation the guard made in
 advance), ``GK1:PASS:<visit id>:<hmac>`` (a returning guest's pass) and a badge label
 (``TAMU-07``, or ``GK1:BADGE:TAMU-07``) for self check-out. Payloads are untrusted.
@@ -42,6 +47,9 @@ from kiosk.watchlist import (
 
 ON_SITE = "status IN ('awaiting_host', 'held', 'admitted')"  # as in the partial indexes
 MAX_CODE = 512
+# Event fields that are personal data: left out of an event while the key is missing (they
+# would read as locked), so hq keeps what it had rather than a placeholder.
+PERSONAL = ("name", "institution", "phone")
 POOL_EMPTY = ("no guest badge free: please see the guard",
               "kartu tamu habis: silakan temui petugas")
 
@@ -75,6 +83,7 @@ class Visits:
             Conflict: every badge is out (the guard is alerted).
         """
         form = validate(data, self.settings)
+        self.store.require_key()  # no key, no registration: refused before a badge is taken
         if form["temperature_source"] == "manual" and guard is None:
             raise NotAllowed("a temperature measured by hand is entered by the guard: "
                              "log in with the guard PIN", "suhu yang diukur manual dimasukkan "
@@ -105,13 +114,15 @@ class Visits:
             form["temperature_c"] >= self.settings.thermometer.threshold_c
         reason = "watchlist" if barred else "temperature" if hot else None
         stamp = iso(now)
+        seal = self.store.seal
         visit_id = conn.execute(
             "INSERT INTO visits (name, institution, phone, purpose, host, party_size, id_type,"
             " id_last4, id_hash, temperature_c, temperature_source, temperature_by, "
             "consent_at, badge, status, hold_reason, returning_guest, invitation, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (form["name"], form["institution"], form["phone"], form["purpose"], form["host"],
-             form["party_size"], form["id_type"], form["id_number"][-4:], hashed,
+            (seal(form["name"]), seal(form["institution"]), seal(form["phone"]),
+             form["purpose"], form["host"], form["party_size"], form["id_type"],
+             seal(form["id_number"][-4:]), hashed,
              form["temperature_c"], form["temperature_source"],
              guard.name if form["temperature_source"] == "manual" else None, stamp,
              badge, "held" if reason else "awaiting_host", reason,
@@ -122,11 +133,11 @@ class Visits:
         self._record(conn, row, "visit.registered", guard.name if guard else "kiosk",
                      f"Tamu #{visit_id} mendaftar untuk {row['host']}, {row['party_size']} "
                      f"orang, kartu {row['badge']}{temp}")
-        who = f"{row['name']} ({row['institution']}), kartu {row['badge']}, untuk {row['host']}"
+        who = f"Tamu #{visit_id} (kartu {row['badge']}) untuk {row['host']}"
         if barred:
-            self.alerts.add(conn, "watchlist", f"Tamu di daftar pantauan: {who}. Alasan: "
-                            f"{barred['reason']}. Kunjungan ditahan: putuskan izinkan atau "
-                            "tolak.", visit_id=visit_id)
+            self.alerts.add(conn, "watchlist", f"{who} ada di daftar pantauan (entri "
+                            f"#{barred['id']}). Alasan: {barred['reason']}. Kunjungan ditahan: "
+                            "putuskan izinkan atau tolak.", visit_id=visit_id)
         if hot:
             self.alerts.add(conn, "temperature", f"Suhu tinggi {row['temperature_c']} °C: "
                             f"{who} diminta menunggu.", visit_id=visit_id)
@@ -190,7 +201,7 @@ class Visits:
                                f"{ON_SITE} DESC, id DESC LIMIT 1", (label,)).fetchone()
         if row is None:
             raise NotFound(f"badge {label} is not in use", f"kartu {label} tidak sedang dipakai")
-        return dict(row)
+        return self.store.unsealed(row, "visits")
 
     def get(self, visit_id: int, *, full: bool = True) -> dict[str, Any]:
         with self.store.read() as conn:
@@ -210,11 +221,14 @@ class Visits:
                     "SELECT * FROM visits WHERE julianday(created_at) >= julianday(?) AND "
                     "julianday(created_at) < julianday(?) ORDER BY id DESC LIMIT ?",
                     (iso(start), iso(start + dt.timedelta(days=1)), limit)).fetchall()
-        return [self.view(row, full=full) for row in rows]
+        return [self.view(self.store.unsealed(row, "visits"), full=full) for row in rows]
 
     @staticmethod
     def view(row, full: bool = True) -> dict[str, Any]:
-        """A visit as the API shows it; without ``full`` the lobby's short form (no PIN)."""
+        """A visit as the API shows it; without ``full`` the lobby's short form (no PIN).
+
+        ``row`` is the row with its personal columns opened (``store.unsealed``).
+        """
         out = {k: row[k] for k in ("id", "badge", "status", "host", "party_size", "created_at",
                                    "decided_at", "checked_out_at")}
         out["name"] = row["name"] if full else short_name(row["name"])
@@ -237,12 +251,14 @@ class Visits:
             raise Invalid("valid_on must be today or a day within the next year",
                           "tanggal berlaku harus hari ini atau dalam setahun ke depan",
                           "valid_on")
+        self.store.require_key()
         code = invitations.new_code()
         with self.store.transaction() as conn:
             conn.execute("INSERT INTO invitations (code, name, institution, host, purpose, "
                          "valid_on, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                         (code, *checked.values(), valid_on.isoformat(), actor,
-                          iso(self.now())))
+                         (code, self.store.seal(checked["name"]),
+                          self.store.seal(checked["institution"]), checked["host"],
+                          checked["purpose"], valid_on.isoformat(), actor, iso(self.now())))
             self.logbook.append(conn, category="tamu", actor=actor,
                                 text=f"Undangan {code} untuk {checked['host']}, {valid_on}")
             self.store.emit(conn, "invitation.created", {"code": code, "host": checked["host"],
@@ -303,8 +319,9 @@ class Visits:
             conn.execute("INSERT OR IGNORE INTO invitations (code, name, institution, host, "
                          "purpose, valid_on, created_by, created_at) "
                          "VALUES (?, ?, ?, ?, ?, ?, 'hq', ?)",
-                         (*(fields[k] for k in ("code", "name", "institution", "host",
-                                                "purpose", "valid_on")), iso(self.now())))
+                         (fields["code"], self.store.seal(fields["name"]),
+                          self.store.seal(fields["institution"]), fields["host"],
+                          fields["purpose"], fields["valid_on"], iso(self.now())))
             return invitation_view(self._invitation(conn, fields["code"], self.now().date()))
 
     def _resolve_pass(self, visit_id: int, mac: str) -> dict[str, Any]:
@@ -315,6 +332,7 @@ class Visits:
                                "kartu pas tidak dikenal: daftar sebagai tamu baru")
             row = conn.execute("SELECT * FROM visits WHERE id_hash = (SELECT id_hash FROM visits "
                                "WHERE id = ?) ORDER BY id DESC LIMIT 1", (visit_id,)).fetchone()
+            row = self.store.unsealed(row, "visits")
         if row is None:
             raise GuestError("this pass has expired: register as a new guest",
                              "kartu pas sudah kedaluwarsa: daftar sebagai tamu baru", "payload")
@@ -335,20 +353,30 @@ class Visits:
             raise GuestError(f"this invitation is for {row['valid_on']}, not today ({word})",
                              f"undangan ini untuk tanggal {row['valid_on']}, bukan hari ini",
                              "invitation")
-        return row
+        return self.store.unsealed(row, "invitations")
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _get(self, conn, visit_id: int):
+    def _get(self, conn, visit_id: int) -> dict[str, Any]:
+        """The visit's row, its personal columns opened."""
         row = conn.execute("SELECT * FROM visits WHERE id = ?", (visit_id,)).fetchone()
         if row is None:
             raise NotFound(f"no visit {visit_id}", f"kunjungan {visit_id} tidak ada")
-        return row
+        return self.store.unsealed(row, "visits")
 
     def _record(self, conn, row, kind: str, actor: str, text: str) -> None:
+        """The logbook entry and the event for hq that go with every change of a visit.
+
+        ``text`` names the guest by visit number only (the logbook is never purged); the
+        event carries the details, as the outbox is sealed.
+        """
         self.logbook.append(conn, category="tamu", actor=actor, text=text)
         event = {k: row[k] for k in ("id", "badge", "status", "host", "party_size", "name",
                                      "institution", "phone", "purpose", "id_type",
                                      "temperature_c", "temperature_source", "hold_reason",
                                      "created_at", "decided_at", "checked_out_at")}
-        self.store.emit(conn, kind, {**event, "id_masked": masked(row["id_last4"]), "by": actor})
+        event.update(id_masked=masked(row["id_last4"]), by=actor)
+        if self.store.locked:
+            for key in (*PERSONAL, "id_masked"):
+                event.pop(key)
+        self.store.emit(conn, kind, event, visit_id=row["id"])

@@ -12,7 +12,12 @@ English and one in Bahasa Indonesia that the kiosk can show as they are.
 
 Alerts are what the guard must see at once (a watchlist match, a high temperature, no badge
 left, guests still inside after hours). Each is a row, a logbook entry and an outbox event in
-the caller's transaction, and stays open until a guard resolves it.
+the caller's transaction, and stays open until a guard resolves it. Alert and logbook texts
+name a guest by visit number and badge, never by name or number: the logbook is kept for
+good, and names are sealed personal data (:mod:`kiosk.store.sealed`).
+
+Watchlist entries are sealed too (name, institution, last four), so matching by name and
+institution happens here on the opened values, with the same folding as ever (:func:`name_key`).
 """
 
 from __future__ import annotations
@@ -212,7 +217,8 @@ class Alerts:
         self.logbook.append(conn, category="peringatan", actor="system",
                             text=f"Peringatan #{alert_id}: {text}"[:MAX_LOG])
         self.store.emit(conn, "alert.raised", {"id": alert_id, "kind": kind, "text": text,
-                                               "visit_id": visit_id, "at": now})
+                                               "visit_id": visit_id, "at": now},
+                        visit_id=visit_id)
         return alert_id
 
     def list(self, limit: int = 100) -> list[dict[str, Any]]:
@@ -263,25 +269,27 @@ class Watchlist:
         if id_number and not re.fullmatch(r"[0-9A-Z]{4,30}", number):
             raise Invalid("the identity number is 4 to 30 letters or digits",
                           "nomor identitas 4 sampai 30 huruf atau angka", "id_number")
+        self.store.require_key()
         now = iso(self.now())
+        seal = self.store.seal
         with self.store.transaction() as conn:
+            # name_key stays empty: it would keep the name readable beside its sealed copy.
             entry_id = conn.execute(
                 "INSERT INTO watchlist (name, institution, name_key, id_last4, id_hash, reason, "
-                "added_by, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (name, institution, name_key(name, institution), number[-4:] or None,
+                "added_by, added_at) VALUES (?, ?, '', ?, ?, ?, ?, ?)",
+                (seal(name), seal(institution), seal(number[-4:] or None),
                  id_hash(conn, number) if number else None, reason, actor, now)).lastrowid
             self.logbook.append(conn, category="pantauan", actor=actor,
-                                text=f"Daftar pantauan #{entry_id} ditambah: {name} "
-                                     f"({institution}). Alasan: {reason}")
+                                text=f"Daftar pantauan #{entry_id} ditambah. Alasan: {reason}")
             self.store.emit(conn, "watchlist.added", {"id": entry_id, "by": actor, "at": now})
-            return _entry(conn.execute("SELECT * FROM watchlist WHERE id = ?",
-                                       (entry_id,)).fetchone())
+            return self._entry(conn.execute("SELECT * FROM watchlist WHERE id = ?",
+                                            (entry_id,)).fetchone())
 
     def list(self) -> list[dict[str, Any]]:
         with self.store.read() as conn:
             rows = conn.execute("SELECT * FROM watchlist WHERE removed_at IS NULL ORDER BY id"
                                 ).fetchall()
-        return [_entry(row) for row in rows]
+        return [self._entry(row) for row in rows]
 
     def remove(self, entry_id: int, *, actor: str) -> None:
         """Take someone off the list; the row stays, marked removed, for the record."""
@@ -295,14 +303,29 @@ class Watchlist:
             conn.execute("UPDATE watchlist SET removed_at = ?, removed_by = ? WHERE id = ?",
                          (now, actor, entry_id))
             self.logbook.append(conn, category="pantauan", actor=actor,
-                                text=f"Daftar pantauan #{entry_id} dihapus: {row['name']}")
+                                text=f"Daftar pantauan #{entry_id} dihapus")
             self.store.emit(conn, "watchlist.removed", {"id": entry_id, "by": actor, "at": now})
 
     def match(self, conn, *, hashed: str | None, name: str, institution: str):
-        """The first active entry matching this identity hash or name + institution, or None."""
-        return conn.execute(
-            "SELECT * FROM watchlist WHERE removed_at IS NULL AND (id_hash = ? OR name_key = ?) "
-            "ORDER BY id LIMIT 1", (hashed, name_key(name, institution))).fetchone()
+        """The first active entry matching this identity hash or name + institution, or None.
+
+        Names are sealed, so they are compared here, entry by entry: a watchlist is a few
+        dozen people, not a table to index.
+        """
+        key = name_key(name, institution)
+        for row in conn.execute("SELECT * FROM watchlist WHERE removed_at IS NULL ORDER BY id"):
+            if hashed is not None and row["id_hash"] == hashed:
+                return row
+            opened = self.store.unsealed(row, "watchlist")
+            if name_key(opened["name"], opened["institution"]) == key:
+                return row
+        return None
+
+    def _entry(self, row) -> dict[str, Any]:
+        row = self.store.unsealed(row, "watchlist")
+        return {"id": row["id"], "name": row["name"], "institution": row["institution"],
+                "id_masked": masked(row["id_last4"]), "reason": row["reason"],
+                "added_by": row["added_by"], "added_at": row["added_at"]}
 
 
 def _text(value: Any, field: str, limit: int) -> str:
@@ -312,8 +335,3 @@ def _text(value: Any, field: str, limit: int) -> str:
                       f"(1-{limit} karakter)", field)
     return text
 
-
-def _entry(row) -> dict[str, Any]:
-    return {"id": row["id"], "name": row["name"], "institution": row["institution"],
-            "id_masked": masked(row["id_last4"]), "reason": row["reason"],
-            "added_by": row["added_by"], "added_at": row["added_at"]}

@@ -15,8 +15,11 @@
 #   app       the checkout's app files copied to /opt/kiosk
 #   venv      /opt/kiosk/.venv from uv.lock with uv (bootstrapped with pip if missing)
 #   config    /etc/kiosk/kiosk.toml from config/kiosk.example.toml with hardware.simulate =
-#             false and the API on the unix socket /run/kiosk/core.sock; 0640 root:kiosk
+#             false, the API on the unix socket /run/kiosk/core.sock and security.key_file =
+#             /etc/kiosk/data.key; 0640 root:kiosk
 #   data      /var/lib/kiosk 0750 kiosk:kiosk
+#   key       the file security.key_file names (the key sealing guests' personal data in the
+#             database): 32 random bytes made once and never replaced, 0600 kiosk:kiosk
 #   modules   /etc/modules-load.d/kiosk.conf: i2c-dev, usbserial, cdc_acm at boot
 #   units     kiosk-core.service, kiosk-ui.service and the hardware watchdog drop-in
 #             (/etc/systemd/system.conf.d/kiosk-watchdog.conf); both units enabled
@@ -46,6 +49,7 @@ umask 022
 APP_DIR=/opt/kiosk
 CONF_DIR=/etc/kiosk
 CONF_FILE=$CONF_DIR/kiosk.toml
+KEY_FILE=$CONF_DIR/data.key
 DATA_DIR=/var/lib/kiosk
 UNIT_DIR=/etc/systemd/system
 WATCHDOG_DROPIN=/etc/systemd/system.conf.d/kiosk-watchdog.conf
@@ -460,13 +464,13 @@ step_venv() {
 # The example config made into this Pi's: real hardware, the API on the unix socket. Edited
 # line by line (the comments stay) and checked with tomllib.
 make_config() {
-    python3 - "$SOURCE/config/kiosk.example.toml" "$1" "$API_SOCKET" <<'PY'
+    python3 - "$SOURCE/config/kiosk.example.toml" "$1" "$API_SOCKET" "$KEY_FILE" <<'PY'
 import os
 import re
 import sys
 import tomllib
 
-example, target, socket_path = sys.argv[1:]
+example, target, socket_path, key_file = sys.argv[1:]
 with open(example, encoding="utf-8") as f:
     lines = f.read().splitlines(keepends=True)
 
@@ -488,9 +492,11 @@ def set_key(table, key, literal):
 set_key("hardware", "simulate", "false")
 set_key("api", "listen", f'"unix:{socket_path}"')
 set_key("ui", "core_url", f'"unix:{socket_path}"')
+set_key("security", "key_file", f'"{key_file}"')
 text = "".join(lines)
 data = tomllib.loads(text)
 assert data["hardware"]["simulate"] is False
+assert data["security"]["key_file"] == key_file
 assert data["api"]["listen"] == f"unix:{socket_path}"
 assert data["ui"]["core_url"] == f"unix:{socket_path}"
 tmp = target + ".kiosk-new"
@@ -510,7 +516,8 @@ step_config() {
         if [[ -e $conf ]]; then
             say config "would keep $CONF_FILE and set it 0640 root:$KIOSK_USER"
         else
-            say config "would create $CONF_FILE (simulate = false, API on unix:$API_SOCKET)"
+            local plan="simulate = false, API on unix:$API_SOCKET, key in $KEY_FILE"
+            say config "would create $CONF_FILE ($plan)"
         fi
         return
     fi
@@ -521,7 +528,8 @@ step_config() {
         what="kept (never overwritten)"
     else
         make_config "$conf"
-        what="created from config/kiosk.example.toml: simulate = false, API on unix:$API_SOCKET"
+        what="created from config/kiosk.example.toml: simulate = false, API on unix:$API_SOCKET,"
+        what+=" key in $KEY_FILE"
     fi
     OWNERSHIP_NOTE=""
     chmod 0640 "$conf"
@@ -539,6 +547,75 @@ step_data() {
     OWNERSHIP_NOTE=""
     chown_ids "$KIOSK_USER" "$KIOSK_USER" "$(R "$DATA_DIR")"
     say data "$DATA_DIR 0750 $KIOSK_USER:$KIOSK_USER$OWNERSHIP_NOTE"
+}
+
+# security.key_file from the installed config ("" when not set), or the default under dry
+# run when there is no config yet.
+configured_key_file() {
+    local conf
+    conf=$(R "$CONF_FILE")
+    if [[ ! -f $conf ]]; then
+        printf '%s\n' "$KEY_FILE"
+        return
+    fi
+    python3 - "$conf" <<'PY'
+import sys
+import tomllib
+
+with open(sys.argv[1], "rb") as f:
+    print(tomllib.load(f).get("security", {}).get("key_file", ""))
+PY
+}
+
+# 32 random bytes, 0600 from the moment the file exists; never over an existing file.
+make_key() {
+    python3 - "$1" <<'PY'
+import os
+import sys
+
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+try:
+    os.fchmod(fd, 0o600)
+    assert os.write(fd, os.urandom(32)) == 32
+    os.fsync(fd)
+finally:
+    os.close(fd)
+PY
+}
+
+# The key that seals guests' personal data in the database. Made once and never replaced:
+# a new key would leave the data sealed under the old one unreadable.
+step_key() {
+    local path key
+    path=$(configured_key_file)
+    if [[ -z $path ]]; then
+        local default=$DATA_DIR/data.key
+        say key "security.key_file not set in $CONF_FILE: the core makes its key in $default"
+        return
+    fi
+    key=$(R "$path")
+    if ((DRY_RUN)); then
+        if [[ -e $key ]]; then
+            say key "would keep $path and set it 0600 $KIOSK_USER:$KIOSK_USER"
+        else
+            say key "would create $path (32 random bytes) 0600 $KIOSK_USER:$KIOSK_USER"
+        fi
+        return
+    fi
+    local what
+    if [[ -e $key ]]; then
+        [[ -f $key && $(stat -c %s "$key") -eq 32 ]] \
+            || die "$path is not a 32-byte key file: restore the kiosk's key from backup"
+        what="kept (never replaced)"
+    else
+        mkdir -p "$(dirname "$key")"
+        make_key "$key"
+        what="created: back it up apart from the SD card"
+    fi
+    OWNERSHIP_NOTE=""
+    chmod 0600 "$key"
+    chown_ids "$KIOSK_USER" "$KIOSK_USER" "$key"
+    say key "$path $what; 0600 $KIOSK_USER:$KIOSK_USER$OWNERSHIP_NOTE"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -786,6 +863,7 @@ main() {
     step_venv
     step_config
     step_data
+    step_key
     step_modules
     step_units
     step_firmware
@@ -806,6 +884,8 @@ Next steps:
   4. Reboot, so the firmware sets the relay pins and the hardware watchdog is armed:
        sudo reboot
      then check: systemctl status kiosk-core kiosk-ui; pinctrl get ${pins:-<pins>}; wdctl
+  5. Back up the key file (security.key_file, $KEY_FILE on a new install) somewhere off
+     this Pi: without it the guests' data in the database cannot be read.
 EOF
 }
 

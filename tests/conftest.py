@@ -54,12 +54,13 @@ class Post:
     def __init__(self, tmp_path, start, *, text=CONFIG, trusted=True):
         self.settings = parse(text)
         self.path = tmp_path / "kiosk.db"
+        self.key_file = tmp_path / "data.key"  # made by the store on first start
         self.clock = SimulatedClock(start, speed=0)
         self.trusted = trusted
         self.core = None
 
     def start(self, **kwargs):
-        store = Store(self.path, now=self.clock.now)
+        store = Store(self.path, now=self.clock.now, key_file=self.key_file)
         trust = (lambda now: Trust(True, "test clock")) if self.trusted else None
         self.core = Core(
             self.settings, store=store, clock=self.clock, trust=trust,

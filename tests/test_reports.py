@@ -120,8 +120,8 @@ def test_guest_book_csv_equals_the_stored_visits_of_the_range(filled):
     rows = read_csv(build(core, "guests", "csv").data)
     assert rows[0] == list(GUEST_COLUMNS)
     with core.store.read() as conn:
-        stored = conn.execute("SELECT * FROM visits WHERE created_at LIKE '2026-11-22T%' "
-                              "ORDER BY id").fetchall()
+        stored = [core.store.unsealed(row, "visits") for row in conn.execute(
+            "SELECT * FROM visits WHERE created_at LIKE '2026-11-22T%' ORDER BY id")]
     assert [r[3] for r in rows[1:]] == GUESTS[22] == [s["name"] for s in stored]
     for row, visit in zip(rows[1:], stored, strict=True):
         out = visit["checked_out_at"]

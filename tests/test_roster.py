@@ -335,6 +335,8 @@ def test_handover_with_the_incoming_pin(make):
     (past,) = api.get("/api/v1/handover", headers=incoming).json()["handovers"]
     assert past["id"] == record["id"] and past["note"] == "Kunci gudang dipegang Kasubbag Umum"
     assert past["summary"] == record["summary"]
+    (guest,) = past["summary"]["sections"]["guests"]  # named by visit and badge only
+    assert guest["badge"] and "name" not in guest
 
     (line,) = api.get("/api/v1/logbook", params={"q": "Serah terima tugas jaga"}).json()["entries"]
     assert line["category"] == "serah-terima" and line["actor"] == "Budi Santoso"

@@ -29,6 +29,7 @@ from kiosk.firmware import (
     boot_config_lines,
     merge_config_txt,
 )
+from kiosk.store.sealed import read_key
 
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEMD = ROOT / "systemd"
@@ -521,11 +522,16 @@ def _check_installed_tree(root: Path) -> None:
     assert data["api"]["listen"] == "unix:/run/kiosk/core.sock"
     settings_ = config.load(conf)  # the kiosk accepts what was installed
     assert settings_.hardware.simulate is False
+    assert data["security"]["key_file"] == "/etc/kiosk/data.key"
+    key = root / "etc" / "kiosk" / "data.key"
+    assert key.stat().st_size == 32 and key.stat().st_mode & 0o777 == 0o600
+    assert read_key(key) == key.read_bytes()  # the core accepts the key as made
     state = root / "var" / "lib" / "kiosk"
     assert state.is_dir() and state.stat().st_mode & 0o777 == 0o750
     if IS_ROOT:
         assert (conf.stat().st_uid, conf.stat().st_gid) == (0, gid)
         assert (state.stat().st_uid, state.stat().st_gid) == (uid, gid)
+        assert (key.stat().st_uid, key.stat().st_gid) == (uid, gid)
 
     units = root / "etc" / "systemd" / "system"
     for name in UNITS:
@@ -562,7 +568,7 @@ def test_install_with_this_machines_tools(installs):
     _check_installed_tree(root)
     steps = [line.split()[0] for line in first.split("\n\n")[0].splitlines()]
     assert steps == ["root", "packages", "groups", "user", "app", "venv", "config", "data",
-                     "modules", "units", "firmware", "serial", "i2c"]
+                     "key", "modules", "units", "firmware", "serial", "i2c"]
     if IS_ROOT and shutil.which("useradd"):
         assert "(useradd)" in first
     if shutil.which("systemctl"):
@@ -590,6 +596,7 @@ def test_install_twice_changes_nothing(installs, kind):
     assert "block unchanged" in second
     assert "kept (never overwritten)" in second
     assert "present, in gpio" in second
+    assert "/etc/kiosk/data.key kept (never replaced)" in second  # a new key loses the data
 
 
 def test_install_keeps_an_existing_config_and_frees_the_uart(installs):
@@ -600,6 +607,9 @@ def test_install_keeps_an_existing_config_and_frees_the_uart(installs):
     assert "/dev/serial0" in conf.read_text()
     assert conf.stat().st_mode & 0o777 == 0o640  # permissions put right, content untouched
     assert "kept (never overwritten)" in out
+    # The kept config names no key file: the core keeps its key in its data directory.
+    assert "security.key_file not set" in out
+    assert not (root / "etc" / "kiosk" / "data.key").exists()
     text = (root / "boot" / "firmware" / "config.txt").read_text()
     assert "\nenable_uart=1\n" in text[text.index(BEGIN_MARKER):]
     cmdline = (root / "boot" / "firmware" / "cmdline.txt").read_text()
@@ -615,6 +625,7 @@ def test_dry_run_changes_nothing(installs):
     assert _snapshot(root) == installs["dry_before"]
     assert "dry run" in out
     assert "would create system user kiosk" in out
+    assert "would create /etc/kiosk/data.key (32 random bytes) 0600 kiosk:kiosk" in out
     assert "would set the kiosk block in /boot/firmware/config.txt: gpio=17,27=op,dh" in out
 
 

@@ -72,7 +72,8 @@ def sync_config(url: str, token: str, every: str = "15m") -> str:
 def kiosk_events(core) -> dict[str, dict]:
     with core.store.read() as conn:
         rows = conn.execute("SELECT event_id, kind, payload FROM outbox").fetchall()
-    return {r["event_id"]: {"kind": r["kind"], "payload": json.loads(r["payload"])}
+    return {r["event_id"]: {"kind": r["kind"],
+                            "payload": json.loads(core.store.unseal(r["payload"]))}
             for r in rows}
 
 
@@ -238,6 +239,10 @@ def test_an_invitation_made_at_hq_is_pulled_and_accepted_at_the_kiosk(post, hq):
     assert found["kind"] == "invitation" and found["name"] == "Dewi Lestari"
     short = core.visits.resolve_code(f"GK1:INV:{made.json()['code']}")
     assert short["code"] == made.json()["code"]  # also known by its code once pulled
+    import sqlite3
+
+    raw = sqlite3.connect(p.path).execute("SELECT name FROM invitations").fetchall()
+    assert raw and all("Dewi" not in row[0] for row in raw)  # sealed at rest like the kiosk's
 
 
 def test_a_signed_invitation_is_accepted_offline_and_forgeries_are_refused(post, tmp_path):

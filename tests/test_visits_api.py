@@ -301,7 +301,10 @@ def test_roll_call_during_a_fire(api):
     entries = api.get("/api/v1/logbook", params={"q": "Apel evakuasi selesai"}).json()["entries"]
     assert len(entries) == 1
     assert "1 dari 3 hadir" in entries[0]["text"]
-    assert "TAMU-02 Ani Lestari" in entries[0]["text"].split("Belum")[0]
+    present = entries[0]["text"].split("Belum")[0]
+    assert f"Tamu #{guest_b['id']} (kartu TAMU-02)" in present
+    # The logbook is kept for good: guests are named by visit and badge, never by name.
+    assert "Ani" not in entries[0]["text"] and "Budi" not in entries[0]["text"]
 
 
 def test_visiting_rules_reach_the_guard(api):
@@ -309,4 +312,5 @@ def test_visiting_rules_reach_the_guard(api):
     api.post_.to(at(16, 0))
     alerts = api.get("/api/v1/alerts", headers=login(api)).json()["alerts"]
     assert [a["kind"] for a in alerts] == ["overstay"]
-    assert "TAMU-01 Budi Santoso" in alerts[0]["text"]
+    assert "Tamu #1 (kartu TAMU-01) untuk Sekretaris" in alerts[0]["text"]
+    assert "Budi" not in alerts[0]["text"] and "Maju" not in alerts[0]["text"]

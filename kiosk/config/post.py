@@ -12,6 +12,7 @@ import datetime as dt
 import difflib
 import ipaddress
 import re
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
@@ -88,6 +89,21 @@ class SecuritySettings(Section):
     session_minutes: int = Field(15, ge=1, le=720)
     max_pin_failures: int = Field(5, ge=3, le=20)
     lockout_minutes: int = Field(15, ge=1, le=1440)
+    # The key that seals guests' personal data in the database (kiosk.store.sealed), kept
+    # apart from it; "" = data.key in the core's data directory. On a Pi: /etc/kiosk/data.key.
+    key_file: str = Field("", max_length=400)
+
+    @field_validator("key_file")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if value and not value.startswith("/"):
+            raise ValueError(f"{value!r}: give the key file's full path, e.g. "
+                             '"/etc/kiosk/data.key", or "" for the data directory')
+        return value
+
+    def key_path(self, data_dir: Path) -> Path:
+        """Where the core keeps its key: ``key_file``, or ``data.key`` beside the database."""
+        return Path(self.key_file) if self.key_file else Path(data_dir) / "data.key"
 
 
 class SopSettings(Section):

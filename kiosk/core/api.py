@@ -78,6 +78,7 @@ def health(core: Core):
         "simulated": bool(core.hw and core.hw.sim),
         "devices": status.devices,
         "database_recovered_from": status.database_recovered_from,
+        "personal_data_locked": status.personal_data_locked,
         "active_alarms": len(core.alarms.active()),
         "loop_at": status.loop_at,
     }

@@ -85,6 +85,8 @@ class Status:
     devices: dict[str, str] = field(default_factory=dict)
     relays: dict[str, RelayStatus] = field(default_factory=dict)
     database_recovered_from: str | None = None
+    # Why guests' personal data cannot be sealed or read (key file missing or wrong), or None.
+    personal_data_locked: str | None = None
     loop_at: str | None = None
 
 
@@ -198,6 +200,10 @@ class Core:
             self.status.database_recovered_from = str(self.store.recovered_from)
             self._log("sistem", f"Database rusak disisihkan ke {self.store.recovered_from.name}; "
                                 "mulai dengan database baru. Hubungi admin.")
+        if self.store.locked:
+            self.status.personal_data_locked = self.store.locked
+            self._log("sistem", "Data pribadi tamu terkunci, pendaftaran tamu ditolak sampai "
+                                f"admin memulihkan kunci: {self.store.locked}")
         self._log("sistem", "Core dimulai")
 
     # -- the loop ----------------------------------------------------------------------------

@@ -41,7 +41,8 @@ def build_core(settings, *, data_dir: Path, simulate: bool, start=None, speed: f
     tz = ZoneInfo(settings.site.timezone)
     clock = SimulatedClock(start, speed=speed, tz=tz) if start else SystemClock(tz)
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
-    store = Store(data_dir / "kiosk.db", now=clock.now)
+    store = Store(data_dir / "kiosk.db", now=clock.now,
+                  key_file=settings.security.key_path(data_dir))
 
     def build_hardware(initial):
         return hardware.build(settings, simulate=simulate, initial_states=initial)

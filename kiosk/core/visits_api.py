@@ -5,7 +5,9 @@ code, show the on-site list and the roll call); the guard's actions need the bea
 Where a token is optional, sending one shows full details instead of the lobby's short form;
 a token that is sent but has expired is a 401, so the guard panel knows to log in again.
 Domain errors (:class:`kiosk.watchlist.GuestError`) become 4xx in ``create_app``: invalid
-field 422 with ``field`` and ``detail_id`` (Bahasa Indonesia), 403, 404, 409.
+field 422 with ``field`` and ``detail_id`` (Bahasa Indonesia), 403, 404, 409. Without the key
+that seals guests' personal data (:class:`kiosk.store.sealed.KeyUnavailable`), what would
+store it is a 503: the post works, but only the admin restoring the key file can fix that.
 """
 
 from __future__ import annotations
@@ -14,12 +16,35 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
 from kiosk.auth import Guard
 from kiosk.core.api import Core, Guarded, guard
+from kiosk.store.sealed import KeyUnavailable
 
-router = APIRouter(prefix="/api/v1")
+LOCKED_ID = ("pendaftaran tamu tidak tersedia: kunci data pribadi hilang atau salah, admin "
+             "harus memulihkan file kunci dari cadangan")
+
+
+class _SealedRoute(APIRoute):
+    """Turns a missing key into a 503 for these routes (the app's handlers are for all)."""
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def route(request: Request):
+            try:
+                return await handler(request)
+            except KeyUnavailable as exc:
+                return JSONResponse({"detail": str(exc), "detail_id": LOCKED_ID,
+                                     "field": None}, status_code=503)
+
+        return route
+
+
+router = APIRouter(prefix="/api/v1", route_class=_SealedRoute)
 
 
 def optional_guard(request: Request) -> Guard | None:

@@ -26,6 +26,15 @@ Durability choices, for an SD card in a box whose plug gets pulled:
   database is created: the post must keep working (lights, alarms) and the guard is alerted
   through :attr:`Store.recovered_from`. The damaged file is kept for whoever repairs it; the
   events already synced to hq are safe there.
+* ``secure_delete=FAST``: bytes a row no longer uses are zeroed when their page is written
+  anyway, so a value replaced by its sealed form does not linger in free space.
+
+Personal data is sealed (:mod:`kiosk.store.sealed`): the columns in :data:`SEALED` and every
+outbox payload. The key file is opened with the database; without it (lost, wrong, unreadable)
+the store still opens, because lights and alarms need no personal data, but :meth:`Store.seal`
+refuses and sealed values read as :data:`~kiosk.store.sealed.LOCKED` until the key is back. A
+key is only ever created for a database that holds no sealed data yet (no check value in
+``meta``): a new key for a sealed database would make its data unreadable for good.
 """
 
 from __future__ import annotations
@@ -43,6 +52,14 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.store import migrations
+from kiosk.store.sealed import (
+    LOCKED,
+    KeyUnavailable,
+    Sealer,
+    SealError,
+    is_sealed,
+    load_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +69,16 @@ JOURNAL_SIZE_LIMIT = 4 * 1024 * 1024
 SIDECARS = ("-wal", "-shm", "-journal")
 SQLITE_HEADER = b"SQLite format 3\x00"
 _CORRUPTION = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+# Columns holding personal data, sealed at rest: table -> (its key column, the columns).
+SEALED = {
+    "visits": ("id", ("name", "institution", "phone", "id_last4")),
+    "invitations": ("code", ("name", "institution")),
+    "watchlist": ("id", ("name", "institution", "id_last4")),
+}
+# A sealed value in meta: its presence says "this database holds data sealed under a key".
+CHECK_KEY = "sealed.check"
+CHECK_TEXT = "gatehouse-kiosk"
+DEFAULT_KEY = "data.key"  # beside the database unless security.key_file says otherwise
 
 
 class StoreError(Exception):
@@ -125,18 +152,29 @@ class Store:
         recover: Set a corrupt file aside and start fresh (the core). A tool that only reads
             (``kiosk logbook verify``) passes False so it never renames the live database;
             it gets a :class:`StoreError` instead.
+        key_file: The key that seals personal data; created (0600) if missing while the
+            database holds no sealed data. None (a tool, a test) uses ``data.key`` beside the
+            database if it is there, the core's default, and never creates one: without it,
+            values are stored as given and sealed ones read as locked.
     """
 
     def __init__(
-        self, path: str | Path, *, now: Callable[[], datetime], recover: bool = True
+        self, path: str | Path, *, now: Callable[[], datetime], recover: bool = True,
+        key_file: str | Path | None = None,
     ) -> None:
         self.path = Path(path)
         self.now = now
         self.recover = recover
+        self.key_file = Path(key_file) if key_file else self.path.with_name(DEFAULT_KEY)
+        self._may_create_key = bool(key_file)
         self.recovered_from: Path | None = None
+        # Why personal data cannot be sealed or opened now (one line for the admin), or None.
+        self.locked: str | None = None
+        self._sealer: Sealer | None = None
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.RLock()
         self._depth = 0
+        self._unopened = 0  # sealed values that did not open, logged once per store
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -165,6 +203,7 @@ class Store:
                 conn.close()
                 raise
             self._conn = conn
+            self._unlock()
             return self
 
     def close(self) -> None:
@@ -237,13 +276,104 @@ class Store:
         with self._lock:
             yield conn
 
+    # -- sealed personal data ----------------------------------------------------------------
+
+    @property
+    def sealing(self) -> bool:
+        """Whether values are sealed when written (a key is loaded)."""
+        return self._sealer is not None
+
+    def require_key(self) -> None:
+        """Refuse, before anything is written, what would store personal data without the key.
+
+        Raises:
+            KeyUnavailable: the key is missing or wrong; the message says what to do.
+        """
+        if self.locked is not None:
+            raise KeyUnavailable(f"guests' personal data is locked: {self.locked}")
+
+    def seal(self, text: str | None) -> str | None:
+        """``text`` as it is stored: sealed when a key is loaded (None and "" stay as they are).
+
+        Raises:
+            KeyUnavailable: the key is missing or wrong; nothing personal may be written now.
+        """
+        self.require_key()
+        if text is None or self._sealer is None:
+            return text
+        return self._sealer.seal(text)
+
+    def unseal(self, value: str | None) -> str | None:
+        """A stored value as text: opened if sealed, :data:`LOCKED` if it cannot be opened.
+
+        Never raises: without the key the guard's screens show a placeholder, not an error.
+        """
+        if not is_sealed(value):
+            return value
+        if self._sealer is not None:
+            try:
+                return self._sealer.open(value)
+            except SealError as exc:
+                self._report_unopened(str(exc))
+                return LOCKED
+        self._report_unopened(self.locked or "no key file was given")
+        return LOCKED
+
+    def unsealed(self, row: Mapping[str, Any] | sqlite3.Row | None,
+                 table: str) -> dict[str, Any] | None:
+        """A row of ``table`` as a dict with its personal columns opened (:data:`SEALED`).
+
+        One place knows which columns are sealed, so a reader cannot forget one.
+        """
+        if row is None:
+            return None
+        out = dict(row)
+        for column in SEALED[table][1]:
+            if column in out:
+                out[column] = self.unseal(out[column])
+        return out
+
+    def seal_plain(self) -> int:
+        """Seal the personal values and payloads still stored as plain text; return how many.
+
+        They are there from before sealing, from while the key was missing, or from code that
+        writes rows without sealing them (invitations pulled from hq). No-op without a key.
+        """
+        if self._sealer is None:
+            return 0
+        count = 0
+        with self.transaction() as conn:
+            for table, (key, columns) in SEALED.items():
+                plain = " OR ".join(f"({c} <> '' AND substr({c}, 1, 5) <> 'enc1:')"
+                                    for c in columns)
+                rows = conn.execute(
+                    f"SELECT {key}, {', '.join(columns)} FROM {table} WHERE {plain}").fetchall()
+                for row in rows:
+                    values = [self._sealer.seal(row[c]) if row[c] and not is_sealed(row[c])
+                              else row[c] for c in columns]
+                    conn.execute(f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)}"
+                                 f" WHERE {key} = ?", (*values, row[key]))
+                count += len(rows)
+            rows = conn.execute("SELECT id, payload FROM outbox "
+                                "WHERE substr(payload, 1, 5) <> 'enc1:'").fetchall()
+            for row in rows:
+                conn.execute("UPDATE outbox SET payload = ? WHERE id = ?",
+                             (self._sealer.seal(row["payload"]), row["id"]))
+            count += len(rows)
+        return count
+
     # -- outbox ------------------------------------------------------------------------------
 
-    def emit(self, conn: sqlite3.Connection, kind: str, payload: Mapping[str, Any]) -> str:
+    def emit(self, conn: sqlite3.Connection, kind: str, payload: Mapping[str, Any], *,
+             visit_id: int | None = None) -> str:
         """Write an outbox event in the caller's transaction and return its event id.
 
         The event id (uuid4 hex) is the idempotency key hq uses, so a batch resent after a
-        lost answer is stored once. The payload is canonical JSON (sorted keys, UTF-8 kept).
+        lost answer is stored once. The payload is canonical JSON (sorted keys, UTF-8 kept),
+        sealed when a key is loaded: events carry guests' details. Without the key (locked)
+        it is written plain, so alarms still reach hq; nothing personal is written then.
+        ``visit_id`` names the visit an event is about, so retention can tell whether all of
+        a visit's events have reached hq.
         """
         if not conn.in_transaction:
             raise RuntimeError("emit() must be called inside store.transaction()")
@@ -253,24 +383,47 @@ class Store:
             dict(payload), sort_keys=True, ensure_ascii=False, separators=(",", ":"),
             allow_nan=False,
         )
+        if self._sealer is not None:
+            body = self._sealer.seal(body)
         event_id = uuid.uuid4().hex
         conn.execute(
-            "INSERT INTO outbox (event_id, kind, payload, created_at) VALUES (?, ?, ?, ?)",
-            (event_id, kind, body, self.timestamp()),
+            "INSERT INTO outbox (event_id, kind, payload, created_at, visit_id)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (event_id, kind, body, self.timestamp(), visit_id),
         )
         return event_id
 
     def outbox_pending(self, limit: int = 100) -> list[dict[str, Any]]:
-        """The oldest unsent events, in the order they were written, payloads decoded."""
+        """The oldest unsent events, in the order they were written, payloads opened and decoded.
+
+        An event sealed under a key that is not loaded now is passed over (it stays unsent
+        and goes once the key is back); hq orders events by their ``id``, so the ones after
+        it can go meanwhile.
+        """
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
+        out: list[dict[str, Any]] = []
+        skipped = 0
         with self.read() as conn:
-            rows = conn.execute(
+            cursor = conn.execute(
                 "SELECT id, event_id, kind, payload, created_at FROM outbox"
-                " WHERE sent_at IS NULL ORDER BY id LIMIT ?",
-                (limit,),
-            ).fetchall()
-        return [{**dict(row), "payload": json.loads(row["payload"])} for row in rows]
+                " WHERE sent_at IS NULL ORDER BY id"
+            )
+            while len(out) < limit:
+                rows = cursor.fetchmany(limit)
+                if not rows:
+                    break
+                for row in rows:
+                    body = self._open_payload(row["payload"])
+                    if body is None:
+                        skipped += 1
+                    elif len(out) < limit:
+                        out.append({**dict(row), "payload": json.loads(body)})
+            cursor.close()
+        if skipped:
+            log.warning("%d outbox events are sealed under a key not loaded now (%s); they "
+                        "wait until it is restored", skipped, self.locked or "wrong key")
+        return out
 
     def mark_sent(self, event_ids: Iterable[str], at: datetime) -> int:
         """Record that hq stored these events; returns how many were newly marked.
@@ -288,6 +441,76 @@ class Store:
         return count
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _open_payload(self, payload: str) -> str | None:
+        if not is_sealed(payload):
+            return payload
+        if self._sealer is None:
+            return None
+        try:
+            return self._sealer.open(payload)
+        except SealError:
+            return None
+
+    def _report_unopened(self, reason: str) -> None:
+        if not self._unopened:
+            log.error("%s: sealed personal data cannot be read: %s", self.path, reason)
+        self._unopened += 1
+
+    def _unlock(self) -> None:
+        """Load the key and check it against the database; lock (never fail) if that fails.
+
+        The check value says whether this database already holds sealed data. If it does,
+        a missing key file is restored from backup, never made anew; if it does not, a new
+        key is created and the check value written under it.
+        """
+        self._sealer, self.locked, self._unopened = None, None, 0
+        with self.read() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (CHECK_KEY,)).fetchone()
+        check = row["value"] if row else None
+        path = self.key_file
+        try:
+            key = load_key(path, create=check is None and self._may_create_key)
+        except ValueError as exc:
+            self._lock_out(str(exc))
+            return
+        except OSError as exc:
+            self._lock_out(f"cannot read or create key file {path}: {exc.strerror or exc}: "
+                           "check its owner and permissions (install.sh creates it)")
+            return
+        if key is None:
+            if check is None:
+                pass  # a tool on a database that has never sealed anything: values as given
+            elif self._may_create_key:
+                self._lock_out(f"key file {path} is missing and the database holds sealed "
+                               "personal data: restore the key file from backup and restart "
+                               "the core")
+            else:  # a tool that was not told where the key is: not a lost key
+                self.locked = (f"personal data is sealed and there is no key at {path}: give "
+                               "the configured key file (security.key_file) to read it")
+                log.warning("%s: %s", self.path, self.locked)
+            return
+        sealer = Sealer(key)
+        if check is not None:
+            try:
+                sealer.open(check)
+            except SealError:
+                self._lock_out(f"key file {path} is not the key of this database: restore the "
+                               "kiosk's own key file from backup and restart the core")
+                return
+        else:
+            with self.transaction() as conn:
+                conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                             (CHECK_KEY, sealer.seal(CHECK_TEXT)))
+        self._sealer = sealer
+        if self.seal_plain():
+            # Plain values from before: out of the -wal too, not only out of the tables.
+            with self.read() as conn:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _lock_out(self, reason: str) -> None:
+        self.locked = reason
+        log.error("%s: guests cannot be registered: %s", self.path, reason)
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -317,6 +540,7 @@ class Store:
                 log.warning("%s: journal_mode is %s, not wal (still durable)", self.path, mode)
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA secure_delete = FAST")
             conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
             problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
             if problems != ["ok"]:

@@ -453,5 +453,47 @@ CREATE TABLE sync_state (
 CREATE INDEX outbox_sent ON outbox (sent_at) WHERE sent_at IS NOT NULL;
 """
 
-MIGRATIONS: list[str] = [V1, V2, V3, V4, V5, V6, V7]
+# v8: personal data sealed at rest (kiosk.store.sealed). Outbox payloads may be sealed text
+# ("enc1:..."), which is not JSON, so the table is rebuilt without that CHECK (SQLite cannot
+# drop one in place), keeping ids and the AUTOINCREMENT counter; visit_id names the visit an
+# event is about, so retention keeps a visit until its events are at hq. Matching the
+# watchlist by name moves to Python on opened values (name_key would keep the name readable),
+# and guests on a roll call are labelled by visit and badge, not by name. Sealing the values
+# themselves needs the key, so the store does it when it opens (Store.seal_plain).
+V8 = """
+CREATE TABLE outbox_v8 (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id   TEXT NOT NULL UNIQUE,
+    kind       TEXT NOT NULL CHECK (length(kind) > 0),
+    payload    TEXT NOT NULL CHECK (substr(payload, 1, 5) = 'enc1:' OR json_valid(payload)),
+    created_at TEXT NOT NULL,
+    sent_at    TEXT,
+    visit_id   INTEGER
+);
+INSERT INTO outbox_v8 (id, event_id, kind, payload, created_at, sent_at, visit_id)
+    SELECT id, event_id, kind, payload, created_at, sent_at,
+           CASE WHEN kind LIKE 'visit.%' THEN json_extract(payload, '$.id')
+                WHEN kind = 'alert.raised' THEN json_extract(payload, '$.visit_id') END
+    FROM outbox ORDER BY id;
+-- Never reuse an id, even one whose row is gone: carry the counter over.
+INSERT INTO sqlite_sequence (name, seq)
+    SELECT 'outbox_v8', seq FROM sqlite_sequence WHERE name = 'outbox'
+    AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'outbox_v8');
+UPDATE sqlite_sequence SET seq = max(seq, coalesce(
+    (SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0)) WHERE name = 'outbox_v8';
+DROP TABLE outbox;
+ALTER TABLE outbox_v8 RENAME TO outbox;
+CREATE INDEX outbox_unsent ON outbox (id) WHERE sent_at IS NULL;
+CREATE INDEX outbox_sent ON outbox (sent_at) WHERE sent_at IS NOT NULL;
+CREATE INDEX outbox_visit_unsent ON outbox (visit_id)
+    WHERE sent_at IS NULL AND visit_id IS NOT NULL;
+
+UPDATE watchlist SET name_key = '';
+DROP INDEX watchlist_key;
+UPDATE rollcall_entries SET label = 'Tamu #' || ref || coalesce(
+    ' (kartu ' || (SELECT badge FROM visits WHERE visits.id = rollcall_entries.ref) || ')', '')
+    WHERE kind = 'guest';
+"""
+
+MIGRATIONS: list[str] = [V1, V2, V3, V4, V5, V6, V7, V8]
 """Migration scripts in order; the schema version is ``len(MIGRATIONS)``."""

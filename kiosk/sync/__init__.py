@@ -195,11 +195,14 @@ class Sync:
             except (invitations.InvitationError, SyncFailed) as exc:
                 log.warning("invitation from hq refused: %s", exc)
                 return
+            if self.store.locked is not None:  # kept for the next pull, when the key is back
+                raise SyncFailed(f"an invitation from hq cannot be stored: {self.store.locked}")
             conn.execute(
                 "INSERT OR IGNORE INTO invitations (code, name, institution, host, purpose, "
                 "valid_on, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, 'hq', ?)",
-                (fields["code"], fields["name"], fields["institution"], fields["host"],
-                 fields["purpose"], fields["valid_on"], iso(self.now())))
+                (fields["code"], self.store.seal(fields["name"]),
+                 self.store.seal(fields["institution"]), fields["host"], fields["purpose"],
+                 fields["valid_on"], iso(self.now())))
         elif kind in config.PULLED:
             # SMS recipients, staff directory, roster: the newest of each kind replaces that
             # part of the config, once it passes the same checks as the config file.
