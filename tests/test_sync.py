@@ -443,3 +443,19 @@ def test_a_kiosk_that_had_to_start_a_fresh_database_keeps_two_intact_chains_at_h
     core.sync_once()
     kiosk = hq.read("/api/v1/kiosks").json()["kiosks"][0]
     assert kiosk["chain_ok"] is True and "2 databases" in kiosk["chain"]
+
+
+def test_hq_brings_an_older_database_up_to_date_at_start(tmp_path):
+    url = f"sqlite:///{tmp_path / 'hq.db'}"
+    connect(url).dispose()
+    import sqlite3
+
+    old = sqlite3.connect(tmp_path / "hq.db")
+    old.execute("ALTER TABLE events DROP COLUMN store")  # as an hq before that column made it
+    old.close()
+    db = Hq(connect(url))
+    token = db.add("Kantor A")
+    held, new = db.store(db.holder(token)["id"], [{
+        "event_id": uuid.uuid4().hex, "seq": 1, "kind": "x", "payload": {}, "store": None,
+        "created_at": "2026-11-22T09:00:00+07:00"}])
+    assert new == 1 and len(held) == 1
