@@ -81,6 +81,13 @@ def hq_events(hq: HqUnderTest, name: str = "Kantor A") -> list[dict]:
     return list(hq.db.events(hq.db.kiosk_id(name)))
 
 
+def kiosk_of(post, hq):
+    """A kiosk registered at ``hq`` and syncing to it: (post, core, token)."""
+    token = hq.db.add("Kantor A")
+    p = post(at(9, 0), text=sync_config(hq.server.url, token))
+    return p, p.start(), token
+
+
 def busy_day(p) -> None:
     """A morning's worth of events: guests, an alarm raised and cleared, logbook entries."""
     from test_api import login
@@ -94,9 +101,7 @@ def busy_day(p) -> None:
 
 
 def test_hq_down_for_a_whole_run_then_up_everything_arrives_once(post, hq):
-    token = hq.db.add("Kantor A")
-    p = post(at(9, 0), text=sync_config(hq.server.url, token))
-    core = p.start()
+    p, core, token = kiosk_of(post, hq)
     busy_day(p)
     hq.server.stop()
     before = core.sync.backlog()
@@ -188,9 +193,7 @@ def test_tokens_are_for_their_holder_only(hq):
 
 
 def test_a_tampered_logbook_is_detected_at_hq(post, hq):
-    token = hq.db.add("Kantor A")
-    p = post(at(9, 0), text=sync_config(hq.server.url, token))
-    core = p.start()
+    p, core, token = kiosk_of(post, hq)
     busy_day(p)
     core.sync_once()
     assert hq.read("/api/v1/kiosks").json()["kiosks"][0]["chain_ok"] is True
@@ -207,9 +210,7 @@ def test_a_tampered_logbook_is_detected_at_hq(post, hq):
 
 
 def test_a_forged_entry_pushed_from_the_kiosk_breaks_the_chain(post, hq):
-    token = hq.db.add("Kantor A")
-    p = post(at(9, 0), text=sync_config(hq.server.url, token))
-    core = p.start()
+    p, core, token = kiosk_of(post, hq)
     core.sync_once()
     last = max((e["payload"] for e in hq_events(hq) if e["kind"] == "logbook.appended"),
                key=lambda e: e["id"])
@@ -223,9 +224,7 @@ def test_a_forged_entry_pushed_from_the_kiosk_breaks_the_chain(post, hq):
 
 
 def test_an_invitation_made_at_hq_is_pulled_and_accepted_at_the_kiosk(post, hq):
-    token = hq.db.add("Kantor A")
-    p = post(at(9, 0), text=sync_config(hq.server.url, token))
-    core = p.start()
+    p, core, token = kiosk_of(post, hq)
     with TestClient(hq.app) as client:
         made = client.post("/api/v1/invitations", headers={
             "Authorization": f"Bearer {hq.admin}"}, json={
@@ -388,9 +387,7 @@ def test_contacts_staff_and_roster_from_hq_replace_the_configs_at_once_and_after
         post, hq):
     from test_api import login
 
-    token = hq.db.add("Kantor A")
-    p = post(at(9, 0), text=sync_config(hq.server.url, token))
-    core = p.start()
+    p, core, token = kiosk_of(post, hq)
     admin = {"Authorization": f"Bearer {hq.admin}"}
     with TestClient(hq.app) as client:
         for kind, body in (
@@ -432,9 +429,7 @@ def test_contacts_staff_and_roster_from_hq_replace_the_configs_at_once_and_after
 
 
 def test_a_kiosk_that_had_to_start_a_fresh_database_keeps_two_intact_chains_at_hq(post, hq):
-    token = hq.db.add("Kantor A")
-    p = post(at(9, 0), text=sync_config(hq.server.url, token))
-    core = p.start()
+    p, core, token = kiosk_of(post, hq)
     core.sync_once()
     p.stop()
     p.path.write_bytes(b"this SD card lost its database")  # set aside at start, a fresh one made
