@@ -33,7 +33,7 @@ from kiosk.config.post import folded
 from kiosk.schedule import day_key
 from kiosk.store import Logbook
 from kiosk.store.db import iso
-from kiosk.watchlist import CONTROL, Conflict, Invalid, NotFound
+from kiosk.watchlist import Conflict, Invalid, NotFound, one_line
 
 CHECKIN_EARLY = dt.timedelta(minutes=60)
 SMS_LIMIT = 160
@@ -178,7 +178,7 @@ class Roster:
                 actor: str) -> dict[str, Any]:
         """Replace ``day``'s duty; an empty list means nobody is scheduled that day."""
         self._check_date(day)
-        reason = _text(reason, "reason", 200)
+        reason = one_line(reason, "reason", 200)
         checked, seen = [], set()
         for i, duty in enumerate(duties):
             if duty["shift"] not in self.shifts:
@@ -341,7 +341,7 @@ class Roster:
     def callout(self, *, day: dt.date, at: dt.time, note: str, guards: list[str] | None,
                 actor: str) -> dict[str, Any]:
         """SMS guards to come in for an office event; ``guards=None`` calls all off duty then."""
-        note = _text(note, "note", MAX_NOTE)
+        note = one_line(note, "note", MAX_NOTE)
         now = self.now()
         if not now.date() <= day <= now.date() + dt.timedelta(days=366):
             raise Invalid("the date must be today or within the next year",
@@ -421,14 +421,6 @@ class Roster:
         if not today - dt.timedelta(days=1) <= day <= today + dt.timedelta(days=366):
             raise Invalid("the date must be from yesterday to a year ahead",
                           "tanggal harus antara kemarin dan setahun ke depan", "date")
-
-
-def _text(value: str, field: str, limit: int) -> str:
-    text = " ".join(value.split()) if isinstance(value, str) else ""
-    if not text or len(text) > limit or CONTROL.search(text):
-        raise Invalid(f"{field} must be 1 to {limit} characters",
-                      f"{field} wajib diisi (1-{limit} karakter)", field)
-    return text
 
 
 def _checkin(row) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from kiosk.config.fields import did_you_mean
 from kiosk.procedures import END, Library, Procedure, Step, default_sop_dir, load_dir
 from kiosk.store import Logbook
 from kiosk.store.db import iso
-from kiosk.watchlist import CONTROL, MAX_LOG, Conflict, Invalid, NotFound
+from kiosk.watchlist import MAX_LOG, Conflict, Invalid, NotFound, one_line
 
 __all__ = ["Library", "Procedure", "SopRuns", "Step", "default_sop_dir", "load_dir", "sop_dir"]
 
@@ -49,17 +49,6 @@ def _duration(minutes: float) -> str:
     hours, mins = divmod(rest, 60)
     parts = [f"{n} {word}" for n, word in ((days, "hari"), (hours, "jam"), (mins, "menit")) if n]
     return " ".join(parts) or "0 menit"
-
-
-def _line(value: str | None, name: str, limit: int, *, required: bool = False) -> str:
-    """A title, note or reason folded to one line; the guard sees why it was refused."""
-    text = " ".join(value.split()) if isinstance(value, str) else ""
-    if (required and not text) or len(text) > limit or CONTROL.search(text):
-        need = f"1 to {limit}" if required else f"at most {limit}"
-        raise Invalid(f"{name} must be {need} characters of text",
-                      f"{name} harus {'1-' if required else 'paling banyak '}{limit} karakter",
-                      name)
-    return text
 
 
 class SopRuns:
@@ -119,8 +108,8 @@ class SopRuns:
             known = list(self.library.procedures)
             raise NotFound(f"no SOP {sop_id!r}{did_you_mean(sop_id, known)}",
                            f"SOP {sop_id!r} tidak ada")
-        title = _line(title, "title", 120)
-        note = _line(note, "note", 500)
+        title = one_line(title, "title", 120, required=False)
+        note = one_line(note, "note", 500, required=False)
         stamp = iso(self.now())
         first = procedure.steps[0]
         with self.store.transaction() as conn:
@@ -151,7 +140,7 @@ class SopRuns:
             NotFound: no such run. Conflict: the run has ended or is at another step.
             Invalid: the answer is missing or not expected, ``at`` is out of range.
         """
-        note = _line(note, "note", 500)
+        note = one_line(note, "note", 500, required=False)
         now = self.now()
         done = now if at is None else at if at.tzinfo else at.replace(tzinfo=now.tzinfo)
         with self.store.transaction() as conn:
@@ -194,7 +183,7 @@ class SopRuns:
 
     def cancel(self, run_id: int, *, actor: str, reason: str) -> dict:
         """Stop a run that will not be carried on; the reason goes into the logbook."""
-        reason = _line(reason, "reason", 300, required=True)
+        reason = one_line(reason, "reason", 300)
         stamp = iso(self.now())
         with self.store.transaction() as conn:
             run = self._run(conn, run_id)

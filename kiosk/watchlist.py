@@ -263,7 +263,7 @@ class Watchlist:
 
     def add(self, *, name: str, institution: str, reason: str, actor: str,
             id_number: str | None = None) -> dict[str, Any]:
-        name, institution, reason = (_text(v, f, n) for v, f, n in (
+        name, institution, reason = (one_line(v, f, n) for v, f, n in (
             (name, "name", 80), (institution, "institution", 100), (reason, "reason", 200)))
         number = normalise_id(id_number or "")
         if id_number and not re.fullmatch(r"[0-9A-Z]{4,30}", number):
@@ -328,10 +328,17 @@ class Watchlist:
                 "added_by": row["added_by"], "added_at": row["added_at"]}
 
 
-def _text(value: Any, field: str, limit: int) -> str:
-    text = " ".join(value.split()) if isinstance(value, str) else ""
-    if not text or len(text) > limit or CONTROL.search(text):
-        raise Invalid(f"{field} must be 1 to {limit} characters", f"{field} wajib diisi "
-                      f"(1-{limit} karakter)", field)
-    return text
+def one_line(value: Any, field: str, limit: int, *, required: bool = True) -> str:
+    """A name, title, note or reason folded to one line; refused with the field to fix.
 
+    The one check for short free text across the post's books, so the guard reads the same
+    words wherever a line is too long or holds control characters.
+    """
+    text = " ".join(value.split()) if isinstance(value, str) else ""
+    if (required and not text) or len(text) > limit or CONTROL.search(text):
+        if required:
+            raise Invalid(f"{field} must be 1 to {limit} characters",
+                          f"{field} wajib diisi (1-{limit} karakter)", field)
+        raise Invalid(f"{field} must be at most {limit} characters",
+                      f"{field} paling banyak {limit} karakter", field)
+    return text
