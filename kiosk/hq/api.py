@@ -33,11 +33,13 @@ basic = HTTPBasic(auto_error=False, realm="kiosk hq")
 
 
 class EventIn(BaseModel):
+    # Plain ASCII in the text columns: PostgreSQL refuses a NUL in text, and a database error
+    # would be a 500 where the kiosk needs a 422 naming the field.
     event_id: str = Field(pattern=HEX32)
-    seq: int = Field(ge=1)
-    kind: str = Field(min_length=1, max_length=64)
+    seq: int = Field(ge=1, le=2**53)
+    kind: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     payload: dict[str, Any]
-    created_at: str = Field(max_length=40)
+    created_at: str = Field(max_length=40, pattern=r"^[0-9A-Za-z:.+ -]*$")
 
 
 class EventsIn(BaseModel):
