@@ -20,7 +20,7 @@ from sqlalchemy import text, update
 
 from kiosk import invitations
 from kiosk.hq.api import create_app
-from kiosk.hq.db import Hq, connect, events
+from kiosk.hq.db import Hq, HqError, connect, events
 from kiosk.sync import Link, Scheduler, SyncFailed
 
 POSTGRES = os.environ.get("KIOSK_TEST_POSTGRES")
@@ -174,6 +174,10 @@ def test_a_wrong_or_revoked_token_is_refused_and_nothing_is_marked_sent(post, hq
         link.push(core.store.outbox_pending(1))
     assert hq.read("/api/v1/kiosks", token).status_code == 401
     assert hq.read("/api/v1/kiosks", "nonsense").status_code == 401
+    fresh = hq.db.add("Kantor A")  # revoked: a new token for the same kiosk and its events
+    assert Link(hq.server.url, fresh).push(core.store.outbox_pending(1)) and fresh != token
+    with pytest.raises(HqError, match="already exists"):
+        hq.db.add("Kantor A")
 
 
 def test_tokens_are_for_their_holder_only(hq):

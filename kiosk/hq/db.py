@@ -165,16 +165,30 @@ class Hq:
     # -- kiosks and tokens -------------------------------------------------------------------
 
     def add(self, name: str, *, admin: bool = False) -> str:
-        """Register a kiosk (or an admin reader) and return its token, which is not stored."""
+        """Register a kiosk (or an admin reader) and return its token, which is not stored.
+
+        A revoked name gets a new token (a Pi replaced after a theft keeps its office's
+        history at hq); a name in use is refused.
+        """
         name = name.strip()
         if not name or len(name) > MAX_NAME or not name.isprintable():
             raise HqError(f"a name is 1 to {MAX_NAME} printable characters, got {name!r}")
         token = secrets.token_urlsafe(32)
         with self.engine.begin() as conn:
-            if conn.execute(select(kiosks.c.id).where(kiosks.c.name == name)).first():
-                raise HqError(f"{name!r} already exists: pick another name, or revoke it first")
-            conn.execute(kiosks.insert().values(name=name, token_hash=token_hash(token),
-                                                admin=admin, created_at=self.now()))
+            found = conn.execute(select(kiosks.c.id, kiosks.c.admin, kiosks.c.revoked_at)
+                                 .where(kiosks.c.name == name)).first()
+            if found is None:
+                conn.execute(kiosks.insert().values(name=name, token_hash=token_hash(token),
+                                                    admin=admin, created_at=self.now()))
+            elif found.revoked_at is None:
+                raise HqError(f"{name!r} already exists: `kiosk hq revoke {name}` first to "
+                              "give it a new token, or pick another name")
+            elif found.admin != admin:
+                raise HqError(f"{name!r} was {'an admin' if found.admin else 'a kiosk'}: "
+                              "pick another name")
+            else:  # a revoked kiosk gets a new token and keeps its events
+                conn.execute(update(kiosks).where(kiosks.c.id == found.id).values(
+                    token_hash=token_hash(token), revoked_at=None))
         return token
 
     def revoke(self, name: str) -> None:
