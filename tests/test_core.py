@@ -328,3 +328,46 @@ def test_core_holds_the_modem_port_from_the_start(post):
     core = p.start()
     with pytest.raises(ModemError, match="in use by another program"):
         GsmModem(core.hw.sim.modem.port).open()
+
+
+def test_a_restart_logs_a_relay_only_when_it_really_changed(post):
+    """A power cut is not a switch: the book (and hq, and the soak's count) see one ON at 17.00."""
+    p = post(at(18, 10))
+    p.start()
+    p.stop()
+    p.clock.jump(at(19, 0))
+    core = p.start()
+    with core.store.read() as conn:
+        lights = conn.execute("SELECT ts FROM relay_log WHERE relay = 'lights'").fetchall()
+    assert len(lights) == 1
+    assert core.status.relays["lights"].since == lights[0]["ts"]  # on since before the cut
+    p.stop()
+    p.clock.jump(at(6, 0) + dt.timedelta(days=1))  # down across 05.30: the restart switches
+    core = p.start()
+    with core.store.read() as conn:
+        states = [r["is_on"] for r in conn.execute(
+            "SELECT is_on FROM relay_log WHERE relay = 'lights' ORDER BY id")]
+    assert states == [1, 0]
+
+
+def test_pin_hashing_holds_its_memory_once_whichever_thread_logs_in(tmp_path):
+    """scrypt takes 16 MiB; glibc kept it in every API thread that ever checked a PIN."""
+    import subprocess
+    import sys
+
+    script = (
+        "import threading\n"
+        "from kiosk.auth import hash_pin, verify_pin\n"
+        "def rss():\n"
+        "    line = [x for x in open('/proc/self/status') if x.startswith('VmRSS')][0]\n"
+        "    return int(line.split()[1]) // 1024\n"
+        "stored = hash_pin('1234')\n"
+        "before = rss()\n"
+        "threads = [threading.Thread(target=verify_pin, args=('1234', stored))\n"
+        "           for _ in range(8)]\n"
+        "for t in threads: t.start()\n"
+        "for t in threads: t.join()\n"
+        "print(rss() - before)\n")
+    grown = int(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                               check=True, cwd=Path(__file__).parent.parent).stdout)
+    assert grown < 40  # MiB: 16 held once; before, every thread kept its own 16

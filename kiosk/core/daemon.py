@@ -167,6 +167,7 @@ class Core:
         if self.sync.pulled():
             self.apply_settings(self.sync.settings_now())
         self._note_startup()
+        self._restore_relay_status()
         self._update_trust(force=True)
         initial = {name: self._desired(name).on for name in self._enabled_relays()}
         self.hw = self._build_hardware(initial)
@@ -297,6 +298,19 @@ class Core:
                                                    now.isoformat())
             if current is None or current.on != desired.on:
                 self._record_relay(name, desired, now)
+
+    def _restore_relay_status(self) -> None:
+        """Take each relay's last logged state as the current one, so a restart logs a relay
+        only when it really changes: the book, hq and the soak count every switch, and a
+        power cut must not look like the lights switching again."""
+        with self.store.read() as conn:
+            rows = conn.execute("SELECT relay, is_on, source, reason, ts FROM relay_log "
+                                "WHERE id IN (SELECT max(id) FROM relay_log GROUP BY relay)"
+                                ).fetchall()
+        for row in rows:
+            if row["relay"] in self.settings.relays:
+                self.status.relays[row["relay"]] = RelayStatus(
+                    bool(row["is_on"]), row["source"], row["reason"], row["ts"])
 
     def _record_relay(self, name: str, desired: schedule.Desired, now: dt.datetime) -> None:
         with self.store.transaction() as conn:
