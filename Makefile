@@ -13,7 +13,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := libzbar0 libegl1 libgles2 libgl1-mesa-dri
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test system-deps env env-dev bench lint
+.PHONY: run test system-deps env env-dev bench lint soak
 
 run: env
 	$(VENV)/bin/kiosk sim
@@ -33,6 +33,10 @@ bench: env-dev
 	$(VENV)/bin/python bench/core_bench.py
 	$(VENV)/bin/python bench/ui_bench.py
 	$(VENV)/bin/python bench/sync_bench.py
+
+# A simulated week of the whole post (core, hq, guests, guards, faults) in about 11 minutes.
+soak: env-dev
+	$(VENV)/bin/python bench/soak.py --days 7 --speed 1000
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do \

@@ -179,7 +179,8 @@ def main() -> None:
     ])
     body = (
         "## Core daemon (`bench/core_bench.py`)\n\n"
-        f"Machine: {cpu_model()}, Python {sys.version.split()[0]}; {args.rounds} panic holds, "
+        f"Run {dt.date.today()} with `.venv/bin/python bench/core_bench.py` on {cpu_model()}, "
+        f"{os.cpu_count()} cores; Python {sys.version.split()[0]}; {args.rounds} panic holds, "
         f"{args.reconciles} reconciles, {args.seconds:.0f} s idle sampled each second after "
         "a 5 s settle. The hold itself lasts `hold_seconds` (3 s by default) by design; the "
         "latency shown is what the core adds after the gesture is recognised. The idle core "

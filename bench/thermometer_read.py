@@ -9,6 +9,7 @@ it is negligible against the wire.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import statistics
 import sys
 import time
@@ -62,7 +63,8 @@ def main() -> None:
     ])
     body = (
         "## Thermometer read path (`bench/thermometer_read.py`)\n\n"
-        f"Machine: {cpu_model()}, Python {sys.version.split()[0]}; median of 7 runs of "
+        f"Run {dt.date.today()} with `.venv/bin/python bench/thermometer_read.py` on "
+        f"{cpu_model()}; Python {sys.version.split()[0]}; median of 7 runs of "
         f"{args.reads} reads.\n\n{table}\n\n"
         f"The driver adds {full - raw:.0f} µs per reading, {100 * (full - raw) / i2c_wire_us:.1f}% "
         "of the time the bytes take on the wire; retries (20 ms apart on hardware) dominate "

@@ -138,7 +138,8 @@ def nik(n):
     return f"{3201000000000000 + n}"
 
 
-LONG_FIRST = ("tests/ui/test_kivy_", "tests/ui/test_screenshots.py", "tests/test_sync.py")
+LONG_FIRST = ("tests/ui/test_kivy_", "tests/ui/test_screenshots.py", "tests/test_soak.py",
+              "tests/test_sync.py")
 
 
 def pytest_collection_modifyitems(items):

@@ -300,9 +300,11 @@ class Core:
                 self._record_relay(name, desired, now)
 
     def _restore_relay_status(self) -> None:
-        """Take each relay's last logged state as the current one, so a restart logs a relay
-        only when it really changes: the book, hq and the soak count every switch, and a
-        power cut must not look like the lights switching again."""
+        """Take each relay's last logged state as its current one.
+
+        A restart then logs a relay only when it really changes: the book, hq and the soak
+        count every switch, and a power cut must not look like the lights switching again.
+        """
         with self.store.read() as conn:
             rows = conn.execute("SELECT relay, is_on, source, reason, ts FROM relay_log "
                                 "WHERE id IN (SELECT max(id) FROM relay_log GROUP BY relay)"

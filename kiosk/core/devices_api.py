@@ -48,6 +48,13 @@ class ScanIn(BaseModel):
     code: str = Field(min_length=1, max_length=512)
 
 
+class FaultsIn(BaseModel):
+    """Faults to switch on (true) or off (false); a field left out stays as it is."""
+
+    thermometer_unplugged: bool | None = None
+    modem_silent: bool | None = None
+
+
 @router.get("/sim/state")
 def sim_state(core: SimCore):
     sim, hw = core.hw.sim, core.hw
@@ -58,7 +65,24 @@ def sim_state(core: SimCore):
         "temperature_c": sim.thermometer_bus.object_c,
         "button_pressed": bool(hw.panic_button and hw.panic_button.is_pressed),
         "sms": [{"number": number, "text": text} for number, text in sim.modem.sent[-10:]],
+        "faults": _faults(sim),
     }
+
+
+def _faults(sim) -> dict[str, bool]:
+    return {"thermometer_unplugged": sim.thermometer_bus.unplugged,
+            "modem_silent": sim.modem.silent}
+
+
+@router.post("/sim/faults")
+def sim_faults(body: FaultsIn, core: SimCore):
+    """A loose sensor wire or a modem without power, for as long as a test or a soak needs."""
+    sim = core.hw.sim
+    if body.thermometer_unplugged is not None:
+        sim.thermometer_bus.unplugged = body.thermometer_unplugged
+    if body.modem_silent is not None:
+        sim.modem.silent = body.modem_silent
+    return _faults(sim)
 
 
 @router.post("/sim/temperature")
