@@ -639,3 +639,41 @@ def test_install_refuses_bad_arguments(tmp_path):
     result = subprocess.run(["bash", str(INSTALL), "--root", str(tmp_path), "--source",
                              str(tmp_path)], capture_output=True, text=True, timeout=30)
     assert result.returncode != 0 and "not a kiosk checkout" in result.stderr
+
+
+def test_a_damaged_database_set_aside_leaves_the_post_running_without_guards(post):
+    """The PINs went with the damaged file; the relays and alarms must not stop for that."""
+    from conftest import at
+
+    from kiosk.core.service import StartError, ensure_guards
+
+    fresh = post(at(10, 0))
+    with pytest.raises(StartError, match="kiosk guard add"):  # a new install: add one first
+        ensure_guards(fresh.start(), simulate=False)
+    fresh.stop()
+    fresh.path.write_bytes(b"not a database at all, the SD card lost this block" * 100)
+    core = fresh.start()
+    assert core.status.database_recovered_from
+    ensure_guards(core, simulate=False)
+    ensure_guards(core, simulate=False)  # every start says it, as one open alert
+    alerts = [a for a in core.alerts.list() if a["kind"] == "no_guards"]
+    assert len(alerts) == 1 and "kiosk guard add" in alerts[0]["text"]
+
+
+def test_a_database_from_a_newer_kiosk_stops_the_core_for_good(tmp_path):
+    """Exit 2 (systemd does not restart it) rather than a restart loop that reboots the Pi."""
+    import sqlite3
+    import sys
+
+    with sqlite3.connect(tmp_path / "kiosk.db") as db:
+        db.execute("PRAGMA user_version = 999")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    run = subprocess.run([sys.executable, "-m", "kiosk.cli", "--data-dir", str(tmp_path),
+                          "core", "--simulate", "--listen", f"127.0.0.1:{port}"],
+                         capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.strip().splitlines()[-1].startswith("kiosk core: ")
+    assert "newer than this kiosk" in run.stderr and "update the kiosk software" in run.stderr

@@ -24,6 +24,7 @@ from kiosk.core import sdnotify
 from kiosk.core.api import create_app
 from kiosk.core.daemon import Core
 from kiosk.store import Store
+from kiosk.store.db import SchemaTooNew
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +54,27 @@ def build_core(settings, *, data_dir: Path, simulate: bool, start=None, speed: f
 
 
 def ensure_guards(core: Core, *, simulate: bool) -> None:
+    """Refuse a real install without a guard, except after a damaged database was set aside.
+
+    That database took the PINs with it, but the lights, the gate, the alarms and the panic
+    button must go on: the core runs, and says on every start what the admin must do.
+    """
     if core.guards.any():
         return
-    if not simulate:
-        raise StartError("no guard PIN is set: run 'kiosk guard add NAME' first")
-    for name, pin, role in SIM_GUARDS:
-        core.guards.add(name, pin, role)
+    if simulate:
+        for name, pin, role in SIM_GUARDS:
+            core.guards.add(name, pin, role)
+        return
+    if core.status.database_recovered_from:
+        message = ("no guard PIN in the new database (the damaged one was set aside): "
+                   "run 'kiosk guard add NAME --admin' to log in again")
+        log.error(message)
+        with core.store.transaction() as conn:
+            core.alerts.add(conn, "no_guards", "Belum ada PIN petugas: database baru "
+                                               "setelah kerusakan. Admin menjalankan "
+                                               "'kiosk guard add'.", once=True)
+        return
+    raise StartError("no guard PIN is set: run 'kiosk guard add NAME' first")
 
 
 def serve(settings, *, data_dir: Path, simulate: bool, listen: str | None = None,
@@ -66,7 +82,10 @@ def serve(settings, *, data_dir: Path, simulate: bool, listen: str | None = None
     api = ApiSettings(listen=listen or settings.api.listen,
                       allow_network=settings.api.allow_network)
     core = build_core(settings, data_dir=data_dir, simulate=simulate, start=start, speed=speed)
-    core.start()
+    try:
+        core.start()
+    except SchemaTooNew as exc:  # exit 2: systemd restarting it would never help
+        raise StartError(str(exc)) from None
     try:
         ensure_guards(core, simulate=simulate)
         app = create_app(core)

@@ -85,6 +85,10 @@ class StoreError(Exception):
     """The database cannot be used; the message says why and what to do, in one line."""
 
 
+class SchemaTooNew(StoreError):
+    """The database was written by a newer kiosk: restarting cannot help, updating can."""
+
+
 class _Corrupt(Exception):
     """Internal: the file at the path is not a healthy database."""
 
@@ -604,7 +608,7 @@ class Store:
     def _user_version(self, conn: sqlite3.Connection, target: int) -> int:
         current = conn.execute("PRAGMA user_version").fetchone()[0]
         if current > target:
-            raise StoreError(
+            raise SchemaTooNew(
                 f"{self.path}: database schema v{current} is newer than this kiosk (v{target}):"
                 " update the kiosk software"
             )
