@@ -108,6 +108,43 @@ class Guards:
             self.store.emit(conn, "guard.added", {"name": name, "role": role})
         return Guard(cur.lastrowid, name, role)
 
+    def set_pin(self, name: str, pin: str) -> Guard:
+        """A new PIN for ``name`` (who may have been removed: this lets them in again)."""
+        check_pin_format(pin)
+        row = self._named(name)
+        if any(verify_pin(pin, other["pin_hash"]) for other in self._active()
+               if other["id"] != row["id"]):
+            raise ValueError("another guard already uses this PIN: choose a different one")
+        with self.store.transaction() as conn:
+            conn.execute("UPDATE guards SET pin_hash = ?, disabled_at = NULL WHERE id = ?",
+                         (hash_pin(pin), row["id"]))
+            self.store.emit(conn, "guard.pin_changed", {"name": row["name"]})
+        return Guard(row["id"], row["name"], row["role"])
+
+    def remove(self, name: str) -> Guard:
+        """Stop ``name`` logging in; the row stays, so the books still say who did what."""
+        row = self._named(name)
+        with self.store.transaction() as conn:
+            conn.execute("UPDATE guards SET disabled_at = ? WHERE id = ?",
+                         (self.now().isoformat(), row["id"]))
+            self.store.emit(conn, "guard.removed", {"name": row["name"]})
+        return Guard(row["id"], row["name"], row["role"])
+
+    def listing(self) -> list[Guard]:
+        with self.store.read() as conn:
+            return [Guard(r["id"], r["name"], r["role"]) for r in conn.execute(
+                "SELECT id, name, role FROM guards WHERE disabled_at IS NULL ORDER BY name")]
+
+    def _named(self, name: str):
+        with self.store.read() as conn:
+            row = conn.execute("SELECT id, name, role FROM guards WHERE name = ?",
+                               (name.strip(),)).fetchone()
+            if row is None:
+                known = ", ".join(r[0] for r in conn.execute("SELECT name FROM guards "
+                                                             "ORDER BY name"))
+                raise KeyError(f"no guard named {name.strip()!r} (known: {known or 'none'})")
+        return row
+
     def any(self) -> bool:
         return bool(self._active())
 
@@ -153,7 +190,7 @@ class Guards:
     def _active(self) -> list:
         with self.store.read() as conn:
             return conn.execute(
-                "SELECT pin_hash FROM guards WHERE disabled_at IS NULL").fetchall()
+                "SELECT id, pin_hash FROM guards WHERE disabled_at IS NULL").fetchall()
 
 
 class Sessions:

@@ -77,6 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--pin-stdin", action="store_true",
                      help="read the PIN from standard input (for install scripts)")
     add.set_defaults(run=cmd_guard_add)
+    new_pin = guard_commands.add_parser(
+        "pin", help="give a guard a new PIN (forgotten, or known to others); asks twice")
+    new_pin.add_argument("name")
+    new_pin.add_argument("--pin-stdin", action="store_true",
+                         help="read the PIN from standard input")
+    new_pin.set_defaults(run=cmd_guard_pin)
+    remove = guard_commands.add_parser(
+        "remove", help="stop a guard from logging in (left the post); the books keep the name")
+    remove.add_argument("name")
+    remove.set_defaults(run=cmd_guard_remove)
+    listing = guard_commands.add_parser("list", help="the guards who may log in")
+    listing.set_defaults(run=cmd_guard_list)
 
     doctor = commands.add_parser(
         "doctor", help="check each configured device for real, one line each")
@@ -304,33 +316,68 @@ def cmd_logbook_verify(args, settings: config.Settings, path: Path | None) -> in
     return EXIT_FAILED
 
 
-def cmd_guard_add(args, settings: config.Settings, path: Path | None) -> int:
+def _read_pin(args) -> str | None:
     import getpass
+
+    if getattr(args, "pin_stdin", False) or not sys.stdin.isatty():
+        return sys.stdin.readline().strip()
+    pin = getpass.getpass("PIN (4-8 digits): ")
+    if getpass.getpass("PIN again: ") != pin:
+        print("the two PINs differ; nothing saved", file=sys.stderr)
+        return None
+    return pin
+
+
+def _with_guards(args, settings: config.Settings, action, *, pin: bool) -> int:
+    """Open the store, run ``action(guards, pin)``, print its line; one-line errors, exit 1."""
     from zoneinfo import ZoneInfo
 
     from kiosk.auth import Guards
     from kiosk.clock import SystemClock
 
-    if args.pin_stdin or not sys.stdin.isatty():
-        pin = sys.stdin.readline().strip()
-    else:
-        pin = getpass.getpass("PIN (4-8 digits): ")
-        if getpass.getpass("PIN again: ") != pin:
-            print("the two PINs differ; nothing saved", file=sys.stderr)
-            return EXIT_FAILED
+    given = _read_pin(args) if pin else None
+    if pin and given is None:
+        return EXIT_FAILED
     store = _open_store(args, settings, recover=True)
     if store is None:
         return EXIT_FAILED
     clock = SystemClock(ZoneInfo(settings.site.timezone))
     with store:
         try:
-            guard = Guards(store, now=clock.now).add(args.name, pin,
-                                                      "admin" if args.admin else "guard")
-        except ValueError as exc:
-            print(f"kiosk guard add: {exc}", file=sys.stderr)
+            print(action(Guards(store, now=clock.now), given))
+        except (KeyError, ValueError) as exc:
+            message = exc.args[0] if exc.args else str(exc)
+            print(f"kiosk guard {args.guard_command}: {message}", file=sys.stderr)
             return EXIT_FAILED
-    print(f"added {guard.role} {guard.name}")
     return EXIT_OK
+
+
+def cmd_guard_add(args, settings: config.Settings, path: Path | None) -> int:
+    def add(guards, pin):
+        guard = guards.add(args.name, pin, "admin" if args.admin else "guard")
+        return f"added {guard.role} {guard.name}"
+    return _with_guards(args, settings, add, pin=True)
+
+
+def cmd_guard_pin(args, settings: config.Settings, path: Path | None) -> int:
+    def change(guards, pin):
+        guard = guards.set_pin(args.name, pin)
+        return f"new PIN for {guard.role} {guard.name}"
+    return _with_guards(args, settings, change, pin=True)
+
+
+def cmd_guard_remove(args, settings: config.Settings, path: Path | None) -> int:
+    def remove(guards, _pin):
+        guard = guards.remove(args.name)
+        return f"removed {guard.role} {guard.name}: the PIN no longer logs in"
+    return _with_guards(args, settings, remove, pin=False)
+
+
+def cmd_guard_list(args, settings: config.Settings, path: Path | None) -> int:
+    def listing(guards, _pin):
+        rows = guards.listing()
+        return "\n".join(f"{g.role:<6} {g.name}" for g in rows) or "no guards yet"
+    return _with_guards(args, settings, listing, pin=False)
 
 
 def cmd_report(args, settings: config.Settings, path: Path | None) -> int:

@@ -166,3 +166,39 @@ def test_config_firmware_lines():
     result = kiosk("config", "--firmware")
     assert result.returncode == 0
     assert "gpio=17,27=op,dh" in result.stdout and "dtparam=i2c_arm=on" in result.stdout
+
+
+def test_guard_pin_remove_and_list(tmp_path):
+    """A forgotten PIN at 02.00 and a guard who left: the admin fixes both from the console."""
+    import datetime as dt
+
+    from kiosk.auth import AuthError, Guards
+    from kiosk.store import Store
+
+    def guard(*args, pin=None):
+        return subprocess.run([sys.executable, "-m", "kiosk.cli", "--data-dir", str(tmp_path),
+                               "guard", *args], input=pin, capture_output=True, text=True,
+                              cwd=ROOT, timeout=60)
+
+    assert guard("add", "Budi", "--pin-stdin", pin="1234\n").returncode == 0
+    assert guard("add", "Ani", "--admin", "--pin-stdin", pin="5678\n").returncode == 0
+    taken = guard("pin", "Budi", "--pin-stdin", pin="5678\n")
+    assert taken.returncode == 1
+    assert taken.stderr.strip() == ("kiosk guard pin: another guard already uses this PIN: "
+                                    "choose a different one")
+    unknown = guard("remove", "Budy")
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip() == "kiosk guard remove: no guard named 'Budy' (known: Ani, Budi)"
+    assert guard("pin", "Budi", "--pin-stdin", pin="2468\n").stdout.strip() == (
+        "new PIN for guard Budi")
+    assert guard("remove", "Ani").returncode == 0
+    assert guard("list").stdout.split() == ["guard", "Budi"]
+    now = lambda: dt.datetime.now(dt.UTC)  # noqa: E731
+    with Store(tmp_path / "kiosk.db", now=now) as store:
+        guards = Guards(store, now=now)
+        assert guards.login("2468").name == "Budi"
+        for pin in ("1234", "5678"):  # the old PIN and the removed admin's
+            with pytest.raises(AuthError):
+                guards.login(pin)
+    assert guard("pin", "Ani", "--pin-stdin", pin="1357\n").returncode == 0  # back again
+    assert guard("list").stdout.split() == ["admin", "Ani", "guard", "Budi"]
