@@ -36,7 +36,7 @@ bench: env-dev
 
 # A simulated week of the whole post (core, hq, guests, guards, faults) in about 11 minutes.
 soak: env-dev
-	$(VENV)/bin/python bench/soak.py --days 7 --speed 1000
+	$(VENV)/bin/python bench/soak.py --days 7 --speed 1000 --doc
 
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do \

@@ -6,12 +6,43 @@ import platform
 from pathlib import Path
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "PERFORMANCE.md"
-INTRO = """# Performance
+# (title, anchor, script, command, time): the index at the top of the document.
+BENCHES = [
+    ("QR decoders", "qr-decoders", "qr_decoders.py", "--frames 800 --seed 1", "~1.5 min"),
+    ("Thermometer read path", "thermometer-read-path-benchthermometer_readpy",
+     "thermometer_read.py", "", "seconds"),
+    ("Core daemon", "core-daemon-benchcore_benchpy", "core_bench.py", "", "~2 min"),
+    ("Touchscreen UI", "touchscreen-ui-benchui_benchpy", "ui_bench.py", "", "~1 min"),
+    ("Sync to hq", "sync-to-hq-benchsync_benchpy", "sync_bench.py",
+     "(the PostgreSQL row with `KIOSK_TEST_POSTGRES` set)", "~1 min"),
+    ("A simulated week", "a-simulated-week-benchsoakpy", "soak.py",
+     "--days 7 --speed 1000 --doc (`make soak`)", "~11 min"),
+]
+
+
+def _index() -> str:
+    rows = []
+    for title, anchor, script, args, takes in BENCHES:
+        command = f"`.venv/bin/python bench/{script}`"
+        if args.startswith("-"):
+            flags, _, note = args.partition(" (")
+            command = f"`.venv/bin/python bench/{script} {flags}`" + (f" ({note}" if note else "")
+        elif args:
+            command += f" {args}"
+        rows.append(f"| [{title}](#{anchor}) | {command} | {takes} |")
+    return "\n".join(["| section | reproduce | takes |", "|---|---|---|", *rows])
+
+
+INTRO = f"""# Performance
 
 Every figure here comes from a script in `bench/`, run on the machine named in its section.
 Figures are ratios against a baseline measured in the same run where a ratio makes sense,
-so they compare across machines; absolute times are for this machine only. Reproduce all
-with `make bench`.
+so they compare across machines; absolute times are for this machine only. Each section
+starts with the command that produced it, and each script rewrites its own section.
+
+{_index()}
+
+`make bench` runs the first five; `make soak` the week.
 """
 
 

@@ -1,5 +1,6 @@
 import datetime as dt
 import os
+import uuid
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -150,3 +151,25 @@ def pytest_collection_modifyitems(items):
                      if item.nodeid.startswith(prefix)), len(LONG_FIRST))
 
     items.sort(key=rank)
+
+
+POSTGRES = os.environ.get("KIOSK_TEST_POSTGRES")
+# hq on SQLite, and on PostgreSQL where one is named (CI does): a value one database stores
+# the other may refuse (a NUL, an integer past 32 bits), and a refusal there was a 500.
+DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
+    not POSTGRES, reason="set KIOSK_TEST_POSTGRES=postgresql://... (CI does)"))]
+
+
+def hq_database_url(kind: str, folder) -> str:
+    """A database of its own for one module's hq: a file, or a fresh schema on the server."""
+    if kind == "sqlite":
+        return f"sqlite:///{folder / 'hq.db'}"
+    import sqlalchemy
+
+    schema = f"t{uuid.uuid4().hex[:12]}"
+    engine = sqlalchemy.create_engine(POSTGRES.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text(f"CREATE SCHEMA {schema}"))
+    engine.dispose()
+    joiner = "&" if "?" in POSTGRES else "?"
+    return f"{POSTGRES}{joiner}options=-csearch_path%3D{schema}"

@@ -49,6 +49,17 @@ def test_openapi_schema_lists_the_contract(api):
         assert path in paths, path
 
 
+def test_schema_says_how_refusals_look_and_what_the_books_are(api):
+    paths = api.get("/openapi.json").json()["paths"]
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            refused = operation["responses"]["4XX"]["content"]["application/json"]["schema"]
+            assert refused == {"$ref": "#/components/schemas/Problem"}, (method, path)
+    for book, kind in (("guests.csv", "text/csv"), ("logbook.pdf", "application/pdf")):
+        ok = paths[f"/api/v1/reports/{book}"]["get"]["responses"]["200"]
+        assert list(ok["content"]) == [kind]
+
+
 def test_relays_and_override(api):
     relays = {r["name"]: r for r in api.get("/api/v1/relays").json()["relays"]}
     assert relays["lights"]["on"] is True and relays["lights"]["source"] == "schedule"
@@ -100,6 +111,17 @@ def test_alarm_errors(api):
     assert api.post("/api/v1/alarms/999/ack", headers=headers).status_code == 404
     assert api.post("/api/v1/alarms", json={"code": "fire"}).status_code == 401
     assert api.post("/api/v1/alarms/abc/ack", headers=headers).status_code == 422
+
+
+def test_alarm_id_past_the_database_integers_is_a_422_not_a_500(api):
+    headers = login(api)
+    too_big = 2**63  # SQLite's integers end at 2**63 - 1: the lookup itself used to fail
+    for method, path in (("GET", f"/api/v1/alarms/{too_big}"),
+                         ("POST", f"/api/v1/alarms/{too_big}/ack"),
+                         ("POST", f"/api/v1/alarms/{too_big}/clear")):
+        response = api.request(method, path, headers=headers)
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["detail"][0]["loc"] == ["path", "alarm_id"]
 
 
 def test_wrong_pin_lockout_survives_restart(post, tmp_path):
@@ -170,6 +192,43 @@ def test_tasks_and_logbook(api):
                     headers=headers).status_code == 400
     assert api.get("/api/v1/logbook", params={"limit": 0}).status_code == 422
     assert api.get("/api/v1/logbook", params={"since": "yesterday"}).status_code == 422
+
+
+def test_logbook_refuses_what_it_could_not_store_in_one_line(api):
+    headers = login(api)
+    before = api.get("/api/v1/logbook").json()["entries"]
+    response = api.post("/api/v1/logbook", json={"category": "umum", "text": "y",
+                                                 "corrects": 2**63}, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "corrects"]
+    # SQLite counts a text only up to its first NUL, so the table's CHECK refused these.
+    for category in ("\x00", "\x00umum", "umum\x1b[31m"):
+        response = api.post("/api/v1/logbook", json={"category": category, "text": "y"},
+                            headers=headers)
+        assert response.status_code == 400, (category, response.text)
+        assert response.json()["detail"] == ("logbook category must be printable text on one "
+                                             "line (no control characters)")
+    assert api.get("/api/v1/logbook").json()["entries"] == before
+
+
+def test_input_json_allows_but_a_reply_cannot_hold_is_a_422_naming_the_field(api):
+    """NaN and half a surrogate pair are valid to Python's JSON reader, not in a JSON reply.
+
+    FastAPI's 422 echoed them back and failed to write itself; the refusal now names the
+    field and what is wrong, without the input.
+    """
+    headers = {**login(api), "content-type": "application/json"}
+    for path, body, field in (
+            ("/api/v1/logbook", b'{"category": "umum", "text": "\\ud800"}', "text"),
+            ("/api/v1/alarms", b'{"code": "\\udfff"}', "code"),
+            ("/api/v1/sim/temperature", b'{"celsius": NaN}', "celsius"),
+            ("/api/v1/relays/lights/override", b'{"on": true, "reason": "x", "minutes": '
+                                               b'Infinity}', "minutes")):
+        response = api.post(path, content=body, headers=headers)
+        assert response.status_code == 422, (path, response.text)
+        assert response.content.isascii()
+        (error,) = response.json()["detail"]
+        assert error["loc"] == ["body", field] and error["msg"] and "input" not in error
 
 
 def free_port():

@@ -235,6 +235,97 @@ def test_any_value_is_accepted_or_explained_in_one_line(section, key, value):
             assert line.startswith("kiosk.toml: ") and "\n" not in line
 
 
+def _leaf_keys(value, where=()):
+    """Every key of the example that holds a value, as a path of names."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaf_keys(item, (*where, key))
+    else:
+        yield where
+
+
+def _entry_fields(value, where=()):
+    """(path, field) for each field of the first entry of every list of tables."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _entry_fields(item, (*where, key))
+    elif isinstance(value, list) and value and isinstance(value[0], dict):
+        for field in value[0]:
+            yield where, field
+
+
+def _toml(value) -> str:
+    """``value`` written as TOML (an inline table for a dict)."""
+    import json
+
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return repr(value)  # inf and nan are TOML floats too
+    if isinstance(value, str):  # a JSON string is a TOML basic string, once DEL is escaped
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, list):
+        return "[" + ", ".join(map(_toml, value)) + "]"
+    return "{" + ", ".join(f"{_toml(key)} = {_toml(item)}" for key, item in value.items()) + "}"
+
+
+def _example():
+    import tomllib
+
+    return tomllib.loads(EXAMPLE.read_text())
+
+
+toml_values = st.recursive(
+    st.one_of(
+        st.integers(-(2**63), 2**63 - 1), st.floats(), st.booleans(), st.text(max_size=30),
+        st.sampled_from(["", " ", "07:00", "24:00", "17:00-06:00", "Asia/Jakarta", "0x5a",
+                         "/dev/ttyUSB0", "+6281100000001", "mon", "x" * 300]),
+        st.dates(), st.times(),
+        st.datetimes(timezones=st.sampled_from([None, dt.UTC,
+                                                dt.timezone(dt.timedelta(hours=7))]))),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.from_regex(r"[a-z_]{1,10}", fullmatch=True), inner, max_size=3),
+    max_leaves=6)
+
+
+def _check_named(problems, section, key):
+    """One line per problem, and one of them names the key: "visits.out_by = ...", or from a
+    check of the whole table "visits: wait_until must be earlier than out_by"."""
+    for line in problems:
+        assert line.startswith("kiosk.toml: ") and "\n" not in line, line
+    assert any(line.startswith(f"kiosk.toml: {section}") and key in line for line in problems), \
+        (section, key, problems)
+
+
+@settings(max_examples=250, deadline=None)
+@given(key=st.sampled_from(sorted(set(_leaf_keys(_example())))), value=toml_values)
+def test_every_key_takes_any_toml_value_or_says_what_is_wrong_with_it(key, value):
+    """Any TOML value for any key of the example: settings, or one line per problem naming the
+    key, never another exception (a mistyped config must not crash the post at boot)."""
+    named = ".".join(key)
+    try:
+        parse(f"{named} = {_toml(value)}\n")
+    except ConfigError as exc:
+        _check_named(exc.problems, key[0], key[-1])
+
+
+@settings(max_examples=150, deadline=None)
+@given(where=st.sampled_from(sorted(set(_entry_fields(_example())))), value=toml_values)
+def test_every_list_entry_field_takes_any_toml_value_or_names_it(where, value):
+    path, field = where
+    entries = _example()
+    for name in path:
+        entries = entries[name]
+    entries[0][field] = value
+    named = ".".join(path)
+    try:
+        parse(f"{named} = {_toml(entries)}\n")
+    except ConfigError as exc:
+        _check_named(exc.problems, path[0], field)
+
+
 # --- sections for running the post --------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ import string
 from urllib.parse import quote
 
 import pytest
-from conftest import api_client, at
+from conftest import DATABASES, api_client, at, hq_database_url
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -77,9 +77,18 @@ def test_any_scanned_code_is_answered_in_one_line_never_500(kiosk_api, payload):
         one_line(response)
 
 
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def hq_db(request, tmp_path_factory):
+    db = Hq(connect(hq_database_url(request.param, tmp_path_factory.mktemp("hq"))))
+    yield db
+    db.engine.dispose()
+
+
 @pytest.fixture(scope="module")
-def hq_api(tmp_path_factory):
-    db = Hq(connect(f"sqlite:///{tmp_path_factory.mktemp('hq') / 'hq.db'}"))
+def hq_api(hq_db):
+    db = hq_db
     token = db.add("Kantor A")
     client = TestClient(create_app(db, signing_key=invitations.new_key()),
                         raise_server_exceptions=False)
@@ -130,3 +139,57 @@ def test_bytes_that_are_not_json_are_a_4xx(hq_api, raw):
     response = client.post("/api/v1/events", content=raw,
                            headers={"Content-Type": "application/json"})
     assert 400 <= response.status_code < 500
+
+
+# --- what hq used to answer with a 500 ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hq_admin(hq_api):
+    """An admin client on the same hq, and the kiosk's client."""
+    client, db, _kiosk = hq_api
+    admin = TestClient(client.app, raise_server_exceptions=False)
+    admin.headers["Authorization"] = f"Bearer {db.add('Admin Provinsi', admin=True)}"
+    return admin, client
+
+
+def test_numbers_past_the_database_integers_are_a_422(hq_api):
+    client, _db, _kiosk = hq_api
+    for after in (2**31, 2**63):  # a 32-bit column on PostgreSQL, 64-bit on SQLite
+        response = client.get("/api/v1/updates", params={"after": after})
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"][0]["loc"] == ["query", "after"]
+    event = {**SOUND, "event_id": "c" * 32, "seq": 2**31}
+    response = client.post("/api/v1/events", json={"events": [event]})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "events", 0, "seq"]
+
+
+@pytest.mark.parametrize("raw", [b'{"n": NaN}', b'{"n": -Infinity}', b'{"name": "\\ud800"}',
+                                 b'{"\\udc00": 1}'])
+def test_a_payload_hq_could_not_give_back_is_refused_and_hq_still_reads(hq_admin, raw):
+    """Stored, NaN or half a surrogate pair made every later read of it a 500: the kiosk's
+    pull of its updates, or the admin's look at the events."""
+    admin, kiosk = hq_admin
+    event = json.dumps({**SOUND, "event_id": "d" * 32, "payload": "PAYLOAD"}).encode()
+    for client, path, body in ((kiosk, "/api/v1/events", b'{"events": [%s]}' % event),
+                               (admin, "/api/v1/updates", b'{"kind": "staff", '
+                                                          b'"payload": "PAYLOAD"}')):
+        response = client.post(path, content=body.replace(b'"PAYLOAD"', raw),
+                               headers={"Content-Type": "application/json"})
+        assert response.status_code == 422, response.text
+        assert response.content.isascii() and "finite" in one_line(response)
+    assert kiosk.get("/api/v1/updates").status_code == 200
+    assert admin.get("/api/v1/kiosks/Kantor A/events").status_code == 200
+
+
+def test_a_kiosk_name_no_kiosk_can_have_is_unknown_not_a_500(hq_admin):
+    """PostgreSQL refuses a NUL in a query; SQLite just finds nothing. Both now say the same."""
+    admin, _kiosk = hq_admin
+    response = admin.post("/api/v1/updates", json={"kiosk": "\x00", "kind": "staff",
+                                                   "payload": {}})
+    assert response.status_code == 422 and "no kiosk named" in one_line(response)
+    response = admin.get("/api/v1/kiosks/%00/events")
+    assert response.status_code == 404 and "no kiosk named" in one_line(response)
+    response = admin.get("/api/v1/kiosks/Kantor A/events", params={"kind": "visit\x00"})
+    assert response.status_code == 422, response.text

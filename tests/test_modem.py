@@ -565,3 +565,74 @@ def test_harmless_noise_lines_never_stop_the_sms(noise):
         assert modem.send_sms(NUMBER, "tetap terkirim") == 1
         assert sim.sent == [(NUMBER, "tetap terkirim")]
         modem.close()
+
+
+class ScriptedPort:
+    """A pyserial-like port with no modem behind it: each command written gets the next of
+    ``answers`` back, whatever it was, and then nothing, like a port whose modem went quiet."""
+
+    port = "scripted"
+
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.pending = bytearray()
+        self.timeout = None
+
+    @property
+    def in_waiting(self):
+        return len(self.pending)
+
+    def read(self, size=1):
+        if not self.pending:
+            time.sleep(0.001)  # a read timeout, shortened
+            return b""
+        data = bytes(self.pending[:size])
+        del self.pending[:size]
+        return data
+
+    def write(self, data):
+        if self.answers:
+            self.pending += self.answers.pop(0)
+        return len(data)
+
+
+# What a SIM800 answers to open(), send_sms() and check(), one answer per command written; the
+# property test garbles it, so the driver gets deep into each exchange before the noise.
+SCRIPT = [b"\r\nOK\r\n"] * 5 + [  # AT and the four set-up commands
+    b"\r\n> ", b"\r\n+CMGS: 12\r\n\r\nOK\r\n",  # the prompt, then the text is confirmed
+    b"\r\n+CPIN: READY\r\n\r\nOK\r\n", b"\r\n+CREG: 0,1\r\n\r\nOK\r\n",
+    b"\r\n+CSQ: 20,0\r\n\r\nOK\r\n", b'\r\n+COPS: 0,0,"TELKOMSEL"\r\n\r\nOK\r\n']
+noise = st.one_of(
+    st.binary(max_size=40),
+    st.lists(protocolish, min_size=1, max_size=4).map(b"\r\n".join),
+    st.builds(lambda chunk, times: chunk * times, st.binary(min_size=1, max_size=4),
+              st.integers(0, 1500)),  # a stream without line ends, past the driver's 4 KB cap
+)
+changes = st.lists(st.tuples(st.integers(0, len(SCRIPT)), st.booleans(), noise), max_size=4)
+
+
+def garbled(edits):
+    """SCRIPT with each edit's noise put in place of (or before) the answer at its index."""
+    script = list(SCRIPT)
+    for at, replace, bad in edits:
+        script[at:at + replace] = [bad]
+    return script
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(changes)
+def test_any_bytes_from_the_port_end_in_an_answer_or_a_modem_error_never_a_hang(edits):
+    """Whatever comes back, kiosk doctor and an alarm get a result or a ModemError in time."""
+    modem = GsmModem(ScriptedPort(garbled(edits)), timeout=0.02, send_timeout=0.05)
+    started = time.monotonic()
+    results = []
+    for use in (modem.open, lambda: modem.send_sms(NUMBER, "uji"), modem.check):
+        try:
+            results.append(use())
+        except ModemError as exc:
+            assert str(exc) and "\n" not in str(exc)
+            results.append(exc)
+    assert time.monotonic() - started < 5, "every wait is bounded by timeout or send_timeout"
+    modem.close()
+    if not edits:  # the script as written: the SMS goes out and the status is read
+        assert results[:2] == [None, 12] and results[2].signal == 20

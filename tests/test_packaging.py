@@ -25,7 +25,8 @@ def test_the_wheel_holds_the_kv_rules_texts_procedures_and_example(tmp_path):
     wheel = next(out.glob("*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     shipped = {f"kiosk/ui/kv/{p.name}" for p in (ROOT / "kiosk/ui/kv").glob("*.kv")}
-    shipped |= {f"kiosk/ui/locale/{p.name}" for p in (ROOT / "kiosk/ui/locale").glob("*.toml")}
+    shipped |= {f"kiosk/{p.relative_to(ROOT / 'kiosk').as_posix()}"
+                for p in (ROOT / "kiosk/ui/locale").rglob("*.toml")}  # the panel's, per language
     assert len(shipped) > 10 and shipped <= names, sorted(shipped - names)
     data = {name.split("/data/", 1)[1] for name in names if ".data/data/" in name}
     procedures = {f"share/gatehouse-kiosk/sop/{p.name}"

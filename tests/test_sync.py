@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import uuid
 
 import pytest
-from conftest import CONFIG, api_client, at, visit_body
+from conftest import CONFIG, DATABASES, api_client, at, hq_database_url, visit_body
 from fastapi.testclient import TestClient
 from netfaults import FlakyProxy, Served
 from sqlalchemy import text, update
@@ -22,25 +21,6 @@ from kiosk import invitations
 from kiosk.hq.api import create_app
 from kiosk.hq.db import Hq, HqError, connect, events
 from kiosk.sync import Link, Scheduler, SyncFailed
-
-POSTGRES = os.environ.get("KIOSK_TEST_POSTGRES")
-DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
-    not POSTGRES, reason="set KIOSK_TEST_POSTGRES=postgresql://... (CI does)"))]
-
-
-def _database_url(kind: str, tmp_path) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{tmp_path / 'hq.db'}"
-    # One fresh schema per test on the shared server: tests never see each other's rows.
-    import sqlalchemy
-
-    schema = f"t{uuid.uuid4().hex[:12]}"
-    engine = sqlalchemy.create_engine(POSTGRES.replace("postgresql://", "postgresql+psycopg://"))
-    with engine.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    engine.dispose()
-    joiner = "&" if "?" in POSTGRES else "?"
-    return f"{POSTGRES}{joiner}options=-csearch_path%3D{schema}"
 
 
 class HqUnderTest:
@@ -58,7 +38,7 @@ class HqUnderTest:
 
 @pytest.fixture(params=DATABASES)
 def hq(request, tmp_path):
-    made = HqUnderTest(_database_url(request.param, tmp_path), invitations.new_key())
+    made = HqUnderTest(hq_database_url(request.param, tmp_path), invitations.new_key())
     made.server.start()
     yield made
     made.server.stop()

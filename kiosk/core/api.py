@@ -12,6 +12,7 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -19,6 +20,7 @@ from drivers.errors import DeviceError
 from kiosk.alarms import AlarmError
 from kiosk.auth import AuthError, Guard, LockedOut
 from kiosk.core.devices_api import router as devices_router
+from kiosk.refusals import REFUSED, Problem, wrong_shape
 from kiosk.reports import day_window
 from kiosk.schedule import next_change
 from kiosk.watchlist import Conflict, GuestError, Invalid, NotAllowed, NotFound
@@ -26,6 +28,13 @@ from kiosk.watchlist import Conflict, GuestError, Invalid, NotAllowed, NotFound
 GUEST_STATUS = ((Invalid, 422), (NotAllowed, 403), (NotFound, 404), (Conflict, 409))
 
 router = APIRouter(prefix="/api/v1")
+
+
+REFUSALS = {
+    "4XX": REFUSED,
+    503: {"model": Problem, "description": "A device, a font or the data key is missing: "
+                                           "`detail` says what to do"},
+}
 
 
 class PinIn(BaseModel):
@@ -45,7 +54,7 @@ class AlarmIn(BaseModel):
 class LogbookIn(BaseModel):
     category: str = Field(min_length=1, max_length=40)
     text: str = Field(min_length=1, max_length=4000)
-    corrects: int | None = Field(None, ge=1)
+    corrects: int | None = Field(None, ge=1, le=2**53)  # beyond SQLite's integers: a 500
 
 
 def core(request: Request):
@@ -157,17 +166,17 @@ def active_alarms(core: Core):
 
 
 @router.get("/alarms/{alarm_id}")
-def get_alarm(alarm_id: int, core: Core):
+def get_alarm(alarm_id: RowId, core: Core):
     return _alarm(core, core.alarms.get(alarm_id))
 
 
 @router.post("/alarms/{alarm_id}/ack")
-def acknowledge(alarm_id: int, who: Guarded, core: Core):
+def acknowledge(alarm_id: RowId, who: Guarded, core: Core):
     return _alarm(core, core.acknowledge(alarm_id, actor=who.name))
 
 
 @router.post("/alarms/{alarm_id}/clear")
-def clear(alarm_id: int, who: Guarded, core: Core):
+def clear(alarm_id: RowId, who: Guarded, core: Core):
     return _alarm(core, core.clear(alarm_id, actor=who.name))
 
 
@@ -232,7 +241,7 @@ def write_logbook(body: LogbookIn, who: Guarded, core: Core):
 
 
 def create_app(core) -> FastAPI:
-    app = FastAPI(title="Gatehouse kiosk core", version="1",
+    app = FastAPI(title="Gatehouse kiosk core", version="1", responses=REFUSALS,
                   description="Local API of the kiosk core: relays, alarms, tasks, logbook, "
                               "guests, registers, patrols, procedures, roster, reports.")
     app.state.core = core
@@ -252,9 +261,12 @@ def create_app(core) -> FastAPI:
                   roster_api.router, patrols_api.router, reports_api.router, sync_api.router):
         app.include_router(extra)
 
+    app.add_exception_handler(RequestValidationError, wrong_shape)
+
     @app.exception_handler(LockedOut)
     def _locked(request: Request, exc: LockedOut):
-        seconds = max(1, int((exc.until - core.clock.now()).total_seconds()))
+        now = request.app.state.core.clock.now()
+        seconds = max(1, int((exc.until - now).total_seconds()))
         return JSONResponse({"detail": str(exc)}, status_code=429,
                             headers={"Retry-After": str(seconds)})
 

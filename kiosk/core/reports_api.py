@@ -21,6 +21,13 @@ router = APIRouter(prefix="/api/v1")
 From = Annotated[dt.date, Query(alias="from", description="first day, YYYY-MM-DD")]
 To = Annotated[dt.date, Query(alias="to", description="last day (included), YYYY-MM-DD")]
 TITLES = {"guests": "Buku tamu", "logbook": "Buku kejadian"}
+# The schema names the file type a download really has, so a client (or a schema check) does
+# not expect JSON.
+CSV = {"response_class": Response,
+       "responses": {200: {"description": "the book as CSV", "content": {"text/csv": {}}}}}
+PDF = {"response_class": Response,
+       "responses": {200: {"description": "the book as PDF",
+                           "content": {"application/pdf": {}}}}}
 
 
 def _download(core, who, book: str, fmt: str, start: dt.date, end: dt.date) -> Response:
@@ -38,21 +45,21 @@ def _download(core, who, book: str, fmt: str, start: dt.date, end: dt.date) -> R
                     headers={"Content-Disposition": f'attachment; filename="{report.filename}"'})
 
 
-@router.get("/reports/guests.csv")
+@router.get("/reports/guests.csv", **CSV)
 def guests_csv(who: Guarded, core: Core, start: From, end: To):
     return _download(core, who, "guests", "csv", start, end)
 
 
-@router.get("/reports/guests.pdf")
+@router.get("/reports/guests.pdf", **PDF)
 def guests_pdf(who: Guarded, core: Core, start: From, end: To):
     return _download(core, who, "guests", "pdf", start, end)
 
 
-@router.get("/reports/logbook.csv")
+@router.get("/reports/logbook.csv", **CSV)
 def logbook_csv(who: Guarded, core: Core, start: From, end: To):
     return _download(core, who, "logbook", "csv", start, end)
 
 
-@router.get("/reports/logbook.pdf")
+@router.get("/reports/logbook.pdf", **PDF)
 def logbook_pdf(who: Guarded, core: Core, start: From, end: To):
     return _download(core, who, "logbook", "pdf", start, end)

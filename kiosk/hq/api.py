@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from fastapi.security import (
     HTTPAuthorizationCredentials,
@@ -20,25 +22,51 @@ from fastapi.security import (
     HTTPBasicCredentials,
     HTTPBearer,
 )
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from kiosk import invitations
 from kiosk.hq.db import Hq, HqError
+from kiosk.refusals import REFUSED, wrong_shape
 
 MAX_BATCH = 1000
+INT32 = 2**31 - 1  # the largest value of PostgreSQL's integer columns
 HEX32 = r"^[0-9a-f]{32}$"
+KIND = r"^[A-Za-z0-9_.:-]+$"  # an event's kind, as the kiosks name them
 
 bearer = HTTPBearer(auto_error=False)
 basic = HTTPBasic(auto_error=False, realm="kiosk hq")
+
+
+REFUSALS = {"4XX": REFUSED}
+
+
+def _storable(payload: dict[str, Any]) -> dict[str, Any]:
+    """Refuse what hq could store but never read back out as JSON over UTF-8.
+
+    Python's JSON reader takes NaN and Infinity, and a JSON escape can spell half a UTF-16
+    surrogate pair: stored, either made every later answer that holds it a 500 (a kiosk's
+    pull of its updates, an admin's look at the events).
+    """
+    try:
+        json.dumps(payload, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except ValueError:  # UnicodeEncodeError is a ValueError
+        raise ValueError("numbers must be finite and text must be valid Unicode: no NaN, "
+                         "Infinity or lone surrogate escapes") from None
+    return payload
+
+
+Payload = Annotated[dict[str, Any], AfterValidator(_storable)]
 
 
 class EventIn(BaseModel):
     # Plain ASCII in the text columns: PostgreSQL refuses a NUL in text, and a database error
     # would be a 500 where the kiosk needs a 422 naming the field.
     event_id: str = Field(pattern=HEX32)
-    seq: int = Field(ge=1, le=2**53)
-    kind: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
-    payload: dict[str, Any]
+    # hq keeps it in a 32-bit column on PostgreSQL (a bigger one would be a 500 there); a
+    # kiosk's outbox never gets near it.
+    seq: int = Field(ge=1, le=INT32)
+    kind: str = Field(min_length=1, max_length=64, pattern=KIND)
+    payload: Payload
     created_at: str = Field(max_length=40, pattern=r"^[0-9A-Za-z:.+ -]*$")
 
 
@@ -59,7 +87,7 @@ class InvitationIn(BaseModel):
 class UpdateIn(BaseModel):
     kiosk: str | None = Field(None, max_length=64, description="none: every kiosk")
     kind: Literal["staff", "roster", "contacts"]
-    payload: dict[str, Any]
+    payload: Payload
 
 
 def _hq(request: Request) -> Hq:
@@ -102,8 +130,9 @@ def push(body: EventsIn, kiosk: Kiosk, request: Request):
     return {"held": held, "new": new}
 
 
+# ``after`` is bounded like the update ids: past them the database refuses the query (a 500).
 @router.get("/updates")
-def pull(kiosk: Kiosk, request: Request, after: Annotated[int, Query(ge=0)] = 0):
+def pull(kiosk: Kiosk, request: Request, after: Annotated[int, Query(ge=0, le=INT32)] = 0):
     hq = _hq(request)
     found = hq.updates_for(kiosk["id"], after)
     hq.touch(kiosk["id"])
@@ -118,7 +147,7 @@ def kiosk_list(_admin: Admin, request: Request):
 
 @router.get("/kiosks/{name}/events")
 def kiosk_events(name: str, _admin: Admin, request: Request,
-                 kind: Annotated[str | None, Query(max_length=64)] = None):
+                 kind: Annotated[str | None, Query(max_length=64, pattern=KIND)] = None):
     hq = _hq(request)
     try:
         kiosk_id = hq.kiosk_id(name)
@@ -178,11 +207,12 @@ td,th{{border:1px solid #999;padding:.4em .8em;text-align:left}}</style></head>
 
 
 def create_app(hq: Hq, *, signing_key: bytes) -> FastAPI:
-    app = FastAPI(title="Gatehouse kiosk hq", version="1")
+    app = FastAPI(title="Gatehouse kiosk hq", version="1", responses=REFUSALS)
     app.state.hq = hq
     app.state.signing_key = signing_key
     app.state.public_key = invitations.public_key(signing_key)
     app.include_router(router)
+    app.add_exception_handler(RequestValidationError, wrong_shape)
     app.add_api_route("/", page, methods=["GET"], include_in_schema=False)
     app.add_api_route("/health", lambda: {"ok": True}, methods=["GET"])
     return app

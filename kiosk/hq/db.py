@@ -207,6 +207,10 @@ class Hq:
         return dict(row._mapping) if row else None
 
     def kiosk_id(self, name: str) -> int:
+        # No name holds a control character (``add`` refuses them), and PostgreSQL refuses
+        # a NUL in a query: answer such a name here, as the same HqError on either database.
+        if not name.isprintable():
+            raise HqError(f"no kiosk named {name!r}: a kiosk's name is printable text")
         with self.engine.connect() as conn:
             found = conn.execute(select(kiosks.c.id).where(
                 kiosks.c.name == name, kiosks.c.admin.is_(False),

@@ -131,12 +131,17 @@ class Logbook:
         write lock, so two appends can never chain to the same predecessor.
 
         Raises:
-            ValueError: Empty category, text or actor, text over 4000 characters, or
-                ``corrects`` naming an entry that does not exist.
+            ValueError: Empty category, text or actor, a category with control characters,
+                text over 4000 characters, or ``corrects`` naming an entry that does not exist.
         """
         if not conn.in_transaction:
             raise RuntimeError("Logbook.append() must be called inside store.transaction()")
         category = _clean(category, "category", MAX_CATEGORY).strip()
+        if not category.isprintable():
+            # A category is a one-word label the books filter on; SQLite also counts a text
+            # only up to its first NUL, so "\x00" would break the table's CHECK (a 500).
+            raise ValueError("logbook category must be printable text on one line "
+                             "(no control characters)")
         text = _clean(text, "text", MAX_TEXT)
         actor = _clean(actor, "actor", MAX_ACTOR).strip()
         if corrects is not None:
