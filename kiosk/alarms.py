@@ -18,7 +18,7 @@ from typing import Any
 
 from kiosk.store import Logbook
 
-MAX_SMS_ATTEMPTS = 5
+MAX_SMS_ATTEMPTS = 40  # 5 s, 15 s, 1 min, then every 5 min: about three hours
 
 
 class AlarmError(ValueError):

@@ -122,13 +122,27 @@ class Guards:
         return Guard(row["id"], row["name"], row["role"])
 
     def remove(self, name: str) -> Guard:
-        """Stop ``name`` logging in; the row stays, so the books still say who did what."""
+        """Stop ``name`` logging in; the row stays, so the books still say who did what.
+
+        The last one cannot go: a real core refuses to start without a guard, and the post
+        would stop with it.
+        """
         row = self._named(name)
+        active = {r["id"] for r in self._active()}
+        if row["id"] not in active:
+            raise ValueError(f"{row['name']} was removed already")
+        if active == {row["id"]}:
+            raise ValueError(f"{row['name']} is the only guard left: add another first")
         with self.store.transaction() as conn:
             conn.execute("UPDATE guards SET disabled_at = ? WHERE id = ?",
                          (self.now().isoformat(), row["id"]))
             self.store.emit(conn, "guard.removed", {"name": row["name"]})
         return Guard(row["id"], row["name"], row["role"])
+
+    def active(self, guard_id: int) -> bool:
+        with self.store.read() as conn:
+            return conn.execute("SELECT 1 FROM guards WHERE id = ? AND disabled_at IS NULL",
+                                (guard_id,)).fetchone() is not None
 
     def listing(self) -> list[Guard]:
         with self.store.read() as conn:

@@ -328,8 +328,13 @@ def _read_pin(args) -> str | None:
     return pin
 
 
-def _with_guards(args, settings: config.Settings, action, *, pin: bool) -> int:
-    """Open the store, run ``action(guards, pin)``, print its line; one-line errors, exit 1."""
+def _with_guards(args, settings: config.Settings, action, *, pin: bool,
+                 new: bool = False) -> int:
+    """Open the store, run ``action(guards, pin)``, print its line; one-line errors, exit 1.
+
+    Only ``add`` (``new``) may create the database or set a damaged one aside: the others
+    with a wrong ``--data-dir`` must say so, not answer from an empty new database.
+    """
     from zoneinfo import ZoneInfo
 
     from kiosk.auth import Guards
@@ -338,7 +343,7 @@ def _with_guards(args, settings: config.Settings, action, *, pin: bool) -> int:
     given = _read_pin(args) if pin else None
     if pin and given is None:
         return EXIT_FAILED
-    store = _open_store(args, settings, recover=True)
+    store = _open_store(args, settings, recover=new)
     if store is None:
         return EXIT_FAILED
     clock = SystemClock(ZoneInfo(settings.site.timezone))
@@ -356,7 +361,7 @@ def cmd_guard_add(args, settings: config.Settings, path: Path | None) -> int:
     def add(guards, pin):
         guard = guards.add(args.name, pin, "admin" if args.admin else "guard")
         return f"added {guard.role} {guard.name}"
-    return _with_guards(args, settings, add, pin=True)
+    return _with_guards(args, settings, add, pin=True, new=True)
 
 
 def cmd_guard_pin(args, settings: config.Settings, path: Path | None) -> int:

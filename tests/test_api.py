@@ -338,3 +338,14 @@ def test_sim_controls_drive_the_simulated_devices(api):
     assert state["temperature_c"] == 38.2 and state["buzzer"] is False
     assert api.post("/api/v1/sim/temperature", json={"celsius": 99}).status_code == 422
     assert api.post("/api/v1/sim/button", json={"action": "wiggle"}).status_code == 422
+
+
+def test_a_removed_guard_is_logged_out_at_once(api):
+    """`kiosk guard remove` on the console ends the session the running core holds."""
+    headers = login(api)
+    assert api.get("/api/v1/alerts", headers=headers).status_code == 200
+    api.post_.core.guards.remove("Petugas Simulasi")
+    response = api.get("/api/v1/alerts", headers=headers)
+    assert response.status_code == 401 and response.json()["detail"] == (
+        "log in with the guard PIN first")
+    assert api.post("/api/v1/guard/login", json={"pin": "1234"}).status_code == 401

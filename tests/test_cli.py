@@ -192,7 +192,15 @@ def test_guard_pin_remove_and_list(tmp_path):
     assert guard("pin", "Budi", "--pin-stdin", pin="2468\n").stdout.strip() == (
         "new PIN for guard Budi")
     assert guard("remove", "Ani").returncode == 0
+    assert guard("remove", "Ani").stderr.strip() == "kiosk guard remove: Ani was removed already"
+    last = guard("remove", "Budi")
+    assert last.returncode == 1 and "only guard left: add another first" in last.stderr
     assert guard("list").stdout.split() == ["guard", "Budi"]
+    elsewhere = subprocess.run([sys.executable, "-m", "kiosk.cli", "--data-dir",
+                                str(tmp_path / "typo"), "guard", "list"],
+                               capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert elsewhere.returncode == 1 and "is --data-dir right?" in elsewhere.stderr
+    assert not (tmp_path / "typo" / "kiosk.db").exists()
     now = lambda: dt.datetime.now(dt.UTC)  # noqa: E731
     with Store(tmp_path / "kiosk.db", now=now) as store:
         guards = Guards(store, now=now)

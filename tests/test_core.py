@@ -371,3 +371,23 @@ def test_pin_hashing_holds_its_memory_once_whichever_thread_logs_in(tmp_path):
     grown = int(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                                check=True, cwd=Path(__file__).parent.parent).stdout)
     assert grown < 40  # MiB: 16 held once; before, every thread kept its own 16
+
+
+def test_an_alarm_sms_outlives_an_hour_without_the_modem(post):
+    """Retries run on the core's clock and go on for hours, not minutes."""
+    p = post(at(10, 0))
+    core = p.start()
+    core.hw.sim.modem.cms_error = 42  # congestion: refused at once, every time
+    alarm = core.raise_alarm("disaster", actor="Budi")
+    core.send_pending_sms()
+    for _ in range(16):  # 80 minutes in steps of 5
+        p.clock.advance(300)
+        core.send_pending_sms()
+    (sms,) = core.alarms.sms_for(alarm.id)
+    assert sms["status"] == "pending" and sms["attempts"] >= 12
+    core.hw.sim.modem.cms_error = None
+    core.send_pending_sms()  # not yet: the next try is due on the core's clock
+    assert core.alarms.sms_for(alarm.id)[0]["status"] == "pending"
+    p.clock.advance(300)
+    core.send_pending_sms()
+    assert core.alarms.sms_for(alarm.id)[0]["status"] == "sent"

@@ -64,7 +64,11 @@ def core(request: Request):
 def guard(request: Request) -> Guard:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    found = request.app.state.core.sessions.guard(token) if scheme.lower() == "bearer" else None
+    core = request.app.state.core
+    found = core.sessions.guard(token) if scheme.lower() == "bearer" else None
+    if found is not None and not core.guards.active(found.id):  # `kiosk guard remove` since
+        core.sessions.end(token)
+        found = None
     if found is None:
         raise HTTPException(401, "log in with the guard PIN first",
                             headers={"WWW-Authenticate": "Bearer"})

@@ -43,7 +43,10 @@ log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.5  # real seconds between reconciles
 NTP_CHECK_SECONDS = 10.0
-SMS_RETRY_SECONDS = (5, 15, 60, 300)  # waits after the 1st, 2nd, ... failed attempt
+# Waits after the 1st, 2nd, ... failed attempt, on the core's clock; the last one repeats
+# until alarms.MAX_SMS_ATTEMPTS (about three hours): a modem without power or signal for an
+# hour must not lose the alarm's SMS.
+SMS_RETRY_SECONDS = (5, 15, 60, 300)
 FIRST_SYNC_SECONDS = 5.0  # after start: the network is usually up by then
 RELAY_WORDS = {True: "ON", False: "OFF"}
 
@@ -151,7 +154,7 @@ class Core:
         self._planned: dt.date | None = None
         self._trust_checked_at = -NTP_CHECK_SECONDS
         self._ntp_ok = False
-        self._sms_next_try: dict[int, float] = {}
+        self._sms_next_try: dict[int, dt.datetime] = {}
         self._sms_lock = threading.Lock()
         self.scanned = ScannedCodes()
         self._sensor_lock = threading.Lock()
@@ -310,7 +313,7 @@ class Core:
                                 "WHERE id IN (SELECT max(id) FROM relay_log GROUP BY relay)"
                                 ).fetchall()
         for row in rows:
-            if row["relay"] in self.settings.relays:
+            if row["relay"] in self._enabled_relays():
                 self.status.relays[row["relay"]] = RelayStatus(
                     bool(row["is_on"]), row["source"], row["reason"], row["ts"])
 
@@ -482,7 +485,8 @@ class Core:
     def _send_pending_sms(self) -> None:
         modem = self.hw.modem if self.hw else None
         for sms in self.alarms.pending_sms():
-            if time.monotonic() < self._sms_next_try.get(sms["id"], 0):
+            due = self._sms_next_try.get(sms["id"])
+            if due is not None and self.clock.now() < due:
                 continue
             if modem is None:
                 self.alarms.record_sms(sms["id"], error="no GSM modem configured")
@@ -496,7 +500,8 @@ class Core:
                 status = self.alarms.record_sms(sms["id"], error=str(exc))
                 if status == "pending":
                     wait = SMS_RETRY_SECONDS[min(sms["attempts"], len(SMS_RETRY_SECONDS) - 1)]
-                    self._sms_next_try[sms["id"]] = time.monotonic() + wait
+                    self._sms_next_try[sms["id"]] = (self.clock.now()
+                                                     + dt.timedelta(seconds=wait))
                 continue
             self.alarms.record_sms(sms["id"], reference=reference)
 

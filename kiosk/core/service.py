@@ -28,6 +28,7 @@ from kiosk.store.db import SchemaTooNew
 
 log = logging.getLogger(__name__)
 
+GUARDS_LOST = "guards.lost_with"  # meta: the damaged database the PINs went with
 SIM_GUARDS = (("Petugas Simulasi", "1234", "guard"), ("Admin Simulasi", "9876", "admin"))
 
 
@@ -57,7 +58,8 @@ def ensure_guards(core: Core, *, simulate: bool) -> None:
     """Refuse a real install without a guard, except after a damaged database was set aside.
 
     That database took the PINs with it, but the lights, the gate, the alarms and the panic
-    button must go on: the core runs, and says on every start what the admin must do.
+    button must go on: the core runs, on that start and every later one (``meta`` remembers,
+    as the next start sees a healthy database), and an alert says what the admin must do.
     """
     if core.guards.any():
         return
@@ -65,7 +67,13 @@ def ensure_guards(core: Core, *, simulate: bool) -> None:
         for name, pin, role in SIM_GUARDS:
             core.guards.add(name, pin, role)
         return
-    if core.status.database_recovered_from:
+    with core.store.transaction() as conn:
+        lost = conn.execute("SELECT value FROM meta WHERE key = ?", (GUARDS_LOST,)).fetchone()
+        if core.status.database_recovered_from and lost is None:
+            conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)",
+                         (GUARDS_LOST, core.status.database_recovered_from))
+            lost = True
+    if lost:
         message = ("no guard PIN in the new database (the damaged one was set aside): "
                    "run 'kiosk guard add NAME --admin' to log in again")
         log.error(message)
