@@ -312,8 +312,9 @@ class Core:
             rows = conn.execute("SELECT relay, is_on, source, reason, ts FROM relay_log "
                                 "WHERE id IN (SELECT max(id) FROM relay_log GROUP BY relay)"
                                 ).fetchall()
+        enabled = self._enabled_relays()
         for row in rows:
-            if row["relay"] in self._enabled_relays():
+            if row["relay"] in enabled:
                 self.status.relays[row["relay"]] = RelayStatus(
                     bool(row["is_on"]), row["source"], row["reason"], row["ts"])
 
